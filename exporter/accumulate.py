@@ -1,0 +1,125 @@
+"""Fold pages of Reporting API rows, as they arrive, into the small per-incident state the metrics need.
+
+Raw rows are never kept: each accumulator remembers, per incident, only the fields of its newest row.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRow:
+    """The fields of one incident's newest row that the metrics use (raw strings, parsed later)."""
+
+    report_date: str
+    dataset_id: str
+    severity: Any
+    status: Any
+    created_at: Any
+    resolved_at: Any = None
+    title: Any = None
+    check_name: Any = None
+    lead_email: Any = None
+
+
+class RowAccumulator:
+    """Keeps each incident's newest row, the labels seen, and why rows were skipped."""
+
+    def __init__(self, *, keep_details: bool) -> None:
+        self.newest: dict[str, IncidentRow] = {}
+        self.datasets: set[str] = set()
+        self.severities: set[Any] = set()
+        self.statuses: set[Any] = set()
+        self.skipped: Counter[str] = Counter()
+        self.max_report_date = ""
+        self._keep_details = keep_details
+        self._row_keys: set[int] = set()
+        self._valid_dates: dict[str, bool] = {}
+
+    @property
+    def distinct_rows(self) -> int:
+        """Distinct (incident, report date) rows seen, counting a repeated row once."""
+        return len(self._row_keys) + self.skipped["not_an_object"]
+
+    def _valid_date(self, text: str) -> bool:
+        # Only a handful of distinct report dates exist, so validation is cached per string.
+        known = self._valid_dates.get(text)
+        if known is None:
+            try:
+                date.fromisoformat(text)
+                known = len(text) == 10
+            except ValueError:
+                known = False
+            self._valid_dates[text] = known
+        return known
+
+    def add_rows(self, rows: list[Any]) -> None:
+        """Fold one page of rows; rows without an incident, dataset or report date are skipped."""
+        newest = self.newest
+        keys = self._row_keys
+        for row in rows:
+            if not isinstance(row, dict):
+                self.skipped["not_an_object"] += 1
+                continue
+            incident_id = row.get("incident_id")
+            report_date = row.get("report_date")
+            row_key = row.get("incident_id_report_date_id") or f"{incident_id}/{report_date}"
+            key_hash = hash(row_key)
+            if key_hash in keys:
+                continue  # the same row served twice (e.g. repeated across pages)
+            if not incident_id or not isinstance(incident_id, str):
+                self._skip("missing_incident_id", key_hash)
+                continue
+            if not isinstance(report_date, str) or not self._valid_date(report_date):
+                self._skip("bad_report_date", key_hash)
+                continue
+            dataset_id = row.get("dataset_id")
+            if not dataset_id or not isinstance(dataset_id, str):
+                self._skip("missing_dataset_id", key_hash)
+                continue
+            keys.add(key_hash)
+            severity = row.get("severity")
+            status = row.get("status")
+            self.datasets.add(dataset_id)
+            self.severities.add(severity)
+            self.statuses.add(status)
+            if report_date > self.max_report_date:
+                self.max_report_date = report_date
+            previous = newest.get(incident_id)
+            if previous is not None and previous.report_date >= report_date:
+                continue
+            if self._keep_details:
+                newest[incident_id] = IncidentRow(
+                    report_date,
+                    dataset_id,
+                    severity,
+                    status,
+                    row.get("created_at"),
+                    row.get("resolved_at"),
+                    row.get("title"),
+                    row.get("check_name"),
+                    row.get("lead_email"),
+                )
+            else:
+                newest[incident_id] = IncidentRow(
+                    report_date, dataset_id, severity, status, row.get("created_at"), row.get("resolved_at")
+                )
+
+    def _skip(self, reason: str, key_hash: int) -> None:
+        # Remember skipped rows too, so a skipped row repeated on another page is not counted twice.
+        self._row_keys.add(key_hash)
+        self.skipped[reason] += 1
+
+
+def unresolved_accumulator() -> RowAccumulator:
+    """A sink for the ``status=unresolved`` query: keeps what soda_incident_info needs."""
+    return RowAccumulator(keep_details=True)
+
+
+def resolved_accumulator() -> RowAccumulator:
+    """A sink for the ``status=resolved`` query: keeps only what resolution metrics need."""
+    return RowAccumulator(keep_details=False)

@@ -1,0 +1,96 @@
+"""Wires config -> client -> poller -> state -> HTTP server into one running exporter."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from typing import Any
+
+import structlog
+
+from exporter.logs import add_secret_source
+from exporter.metrics import ExporterMetrics
+from exporter.poller import Poller
+from exporter.server import ExporterHTTPServer
+from exporter.settings import Config
+from exporter.soda.credentials import CredentialSource
+from exporter.soda.reporting import ReportingClient
+from exporter.state import ExporterState
+
+log = structlog.get_logger("exporter")
+
+
+def _secrets_of(credentials: CredentialSource) -> Any:
+    def current() -> list[str | None]:
+        creds = credentials.get()
+        return [creds.key_id, creds.key_secret]
+
+    return current
+
+
+class Exporter:
+    """A running exporter: one poller thread per organisation and the HTTP server."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.stop_event = threading.Event()
+        self.metrics = ExporterMetrics()
+        self.state = ExporterState(self.metrics)
+        self.metrics.init_organization(())
+        add_secret_source(_secrets_of(config.credentials))
+        counter = self.metrics.api_requests
+
+        def count_request(endpoint: str, code: str) -> None:
+            counter.labels(endpoint, code).inc()
+
+        self.client = ReportingClient(
+            config.reporting_url,
+            config.credentials,
+            page_size=config.page_size,
+            concurrency=config.concurrency,
+            on_request=count_request,
+            read_timeout=config.request_timeout,
+            retries=config.retries,
+            max_retry_after=config.max_retry_after,
+        )
+        self.poller = Poller(self.client, self.state, self.metrics, config.poll)
+        self.server = ExporterHTTPServer(
+            (config.listen_host, config.listen_port), self.state, config.telemetry_path, config.max_workers
+        )
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful when configured as 0)."""
+        return int(self.server.server_address[1])
+
+    def start(self) -> None:
+        """Start polling and serving in background threads."""
+        self._threads.append(self.poller.start(self.stop_event))
+        thread = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        log.info(
+            "started",
+            listen=f"{self.config.listen_host or '0.0.0.0'}:{self.port}",
+            telemetry_path=self.config.telemetry_path,
+            reporting_url=self.config.reporting_url,
+            poll_interval_seconds=self.config.poll.interval_seconds,
+        )
+
+    def stop(self, timeout: float = 4.0) -> None:
+        """Stop polling and serving; returns within ``timeout`` seconds."""
+        self.stop_event.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.client.close()
+        for thread in self._threads:
+            thread.join(timeout / max(1, len(self._threads)))
+        log.info("stopped")
+
+
+def with_demo_endpoints(
+    config: Config, reporting_url: str, cloud_url: str, credentials: CredentialSource
+) -> Config:
+    """The same config pointed at an embedded simulator."""
+    return replace(config, reporting_url=reporting_url, cloud_url=cloud_url, credentials=credentials)

@@ -1,0 +1,88 @@
+"""Entry point: run the exporter (optionally on the embedded simulator), or a subcommand."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+import structlog
+
+from exporter.config import parse_args
+from exporter.logs import configure_logging
+from exporter.soda.credentials import CredentialSource
+
+log = structlog.get_logger("exporter")
+
+SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {}
+
+
+def subcommand(name: str) -> Callable[[Callable[[list[str]], int]], Callable[[list[str]], int]]:
+    """Register ``soda-incidents-exporter NAME ...``."""
+
+    def register(func: Callable[[list[str]], int]) -> Callable[[list[str]], int]:
+        SUBCOMMANDS[name] = func
+        return func
+
+    return register
+
+
+@subcommand("simulate")
+def run_simulate(argv: list[str]) -> int:
+    """Run the Soda Cloud simulator alone, for end-to-end set-ups."""
+    from exporter.simulator.cli import main as simulator_main
+
+    return simulator_main(argv)
+
+
+def run_exporter(argv: list[str]) -> int:
+    """Run the exporter until SIGTERM or SIGINT."""
+    config = parse_args(argv)
+    configure_logging(config.log_level, config.log_format)
+    from exporter.app import Exporter, with_demo_endpoints
+
+    simulator = None
+    if config.demo:
+        from exporter.simulator import SimulatorServer, generate_organisation
+
+        simulator = SimulatorServer(generate_organisation())
+        simulator.start()
+        demo_credentials = CredentialSource(key_id=simulator.api_key_id, key_secret=simulator.api_key_secret)
+        config = with_demo_endpoints(config, simulator.reporting_url, simulator.cloud_url, demo_credentials)
+        log.info("demo mode: polling the embedded Soda Cloud simulator", simulator=simulator.base_url)
+    try:
+        exporter = Exporter(config)
+    except OSError as exc:
+        print(
+            f"soda-incidents-exporter: error: cannot listen on --web.listen-address: {exc}", file=sys.stderr
+        )
+        return 2
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("shutting down", signal=signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    exporter.start()
+    while not stopping.wait(0.5):
+        pass
+    exporter.stop()
+    if simulator is not None:
+        simulator.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console script: dispatch to a subcommand, or run the exporter."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in SUBCOMMANDS:
+        return SUBCOMMANDS[args[0]](args[1:])
+    return run_exporter(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""Command-line flags in Prometheus's dotted style, each with an environment variable behind it."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from exporter import __version__
+from exporter.durations import format_duration, parse_duration
+from exporter.settings import Config, ConfigError, make_config
+from exporter.snapshot import DEFAULT_AGE_BUCKETS
+
+DEFAULT_PORT = 9877
+DEFAULT_LISTEN_ADDRESS = f":{DEFAULT_PORT}"
+
+
+def env_var_for(flag: str) -> str:
+    """Map a flag to its variable: ``--soda.cloud-url`` -> ``SODA_CLOUD_URL``, others get SODA_EXPORTER_."""
+    name = flag.lstrip("-").upper().replace(".", "_").replace("-", "_")
+    return name if name.startswith("SODA_") else f"SODA_EXPORTER_{name}"
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One flag: its default (as text, parsed like user input) and its parser."""
+
+    name: str
+    default: str | None
+    help: str
+    parse: Callable[[str], Any] = str
+    choices: tuple[str, ...] | None = None
+    env: str | None = None
+
+    @property
+    def env_name(self) -> str:
+        """The environment variable that backs this flag."""
+        return self.env or env_var_for(self.name)
+
+    @property
+    def dest(self) -> str:
+        """Attribute name in the parsed namespace."""
+        return self.name.lstrip("-").replace(".", "_").replace("-", "_")
+
+
+def _positive_duration(text: str) -> float:
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise ValueError("must be greater than zero")
+    return seconds
+
+
+def _page_size(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 1000:
+        raise ValueError("must be between 1 and 1000 (the Reporting API's limit)")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return value
+
+
+def _concurrency(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 16:
+        raise ValueError("must be between 1 and 16")
+    return value
+
+
+def _buckets(text: str) -> tuple[float, ...]:
+    values = tuple(parse_duration(part) for part in text.split(",") if part.strip())
+    if not values or any(b <= a for a, b in itertools.pairwise(values)):
+        raise ValueError("must be a comma-separated, strictly increasing list of durations")
+    return values
+
+
+def _url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return text.rstrip("/")
+
+
+def _telemetry_path(text: str) -> str:
+    if not text.startswith("/") or text in ("/", "/healthz", "/readyz"):
+        raise ValueError("must start with / and not clash with /, /healthz or /readyz")
+    return text
+
+
+def parse_listen_address(text: str) -> tuple[str, int]:
+    """Split ``host:port`` (``:9877`` means every interface, ``[::1]:9877`` for IPv6)."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep:
+        raise ValueError("must look like host:port or :port")
+    port = int(port_text)
+    if not 0 <= port <= 65535:
+        raise ValueError("port must be between 0 and 65535")
+    return host.strip("[]"), port
+
+
+FLAGS: tuple[Flag, ...] = (
+    Flag(
+        "--web.listen-address", DEFAULT_LISTEN_ADDRESS, "Address to serve metrics on.", parse_listen_address
+    ),
+    Flag("--web.telemetry-path", "/metrics", "Path under which to expose metrics.", _telemetry_path),
+    Flag("--web.max-workers", "8", "Threads serving HTTP requests at once.", _concurrency),
+    Flag("--soda.region", "eu", "Soda Cloud region; picks both base URLs.", str, ("eu", "us")),
+    Flag("--soda.reporting-url", None, "Reporting API base URL including /v1 (overrides the region).", _url),
+    Flag("--soda.cloud-url", None, "Soda Cloud API base URL (overrides the region).", _url),
+    Flag("--soda.api-key-id-file", None, "File holding the API key id (else $SODA_API_KEY_ID)."),
+    Flag("--soda.api-key-secret-file", None, "File holding the API key secret (else $SODA_API_KEY_SECRET)."),
+    Flag("--soda.request-timeout", "30s", "Read timeout of one HTTP request.", _positive_duration),
+    Flag(
+        "--soda.retries", "3", "Retries of one request on 429, 5xx, timeouts and resets.", _non_negative_int
+    ),
+    Flag("--soda.max-retry-after", "30s", "Longest Retry-After wait honoured.", parse_duration),
+    Flag("--poll.interval", "5m", "Time between poll cycles.", _positive_duration),
+    Flag("--poll.lookback", "3d", "Report-date window of the open-incident query.", _positive_duration),
+    Flag("--poll.timeout", "2m", "Upper bound of one whole poll cycle.", _positive_duration),
+    Flag("--poll.page-size", "1000", "Rows per Reporting API page (1-1000).", _page_size),
+    Flag(
+        "--poll.concurrency", "4", "Pages fetched in parallel after the first (1 = sequential).", _concurrency
+    ),
+    Flag("--resolved.window", "30d", "Window of resolved incidents counted.", _positive_duration),
+    Flag(
+        "--incident-info.limit",
+        "500",
+        "Cap on soda_incident_info series (0 turns it off).",
+        _non_negative_int,
+    ),
+    Flag(
+        "--metrics.age-buckets",
+        ",".join(format_duration(b) for b in DEFAULT_AGE_BUCKETS),
+        "Upper bounds of the age and resolution-duration histograms.",
+        _buckets,
+    ),
+    Flag("--log.level", "info", "Minimum log level.", str.lower, ("debug", "info", "warning", "error")),
+    Flag(
+        "--log.format", None, "Log format (default: console on a TTY, else json).", str, ("json", "console")
+    ),
+)
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one readable line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print one line naming the problem and exit 2."""
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser(prog: str = "soda-incidents-exporter") -> argparse.ArgumentParser:
+    """The exporter's argument parser; defaults are applied later so env vars can fill gaps."""
+    parser = _OneLineParser(
+        prog=prog,
+        description="Prometheus exporter for Soda Cloud incidents. Every flag can also be set "
+        "through the environment variable shown; a flag wins over its variable.",
+        epilog="Subcommands: 'simulate' runs the Soda Cloud simulator alone. Credentials come from "
+        "SODA_API_KEY_ID / SODA_API_KEY_SECRET or the *-file flags, never from flag values.",
+    )
+    for flag in FLAGS:
+        shown = f" (default {flag.default})" if flag.default is not None else ""
+        parser.add_argument(
+            flag.name,
+            dest=flag.dest,
+            default=None,
+            metavar=flag.name.rsplit(".", 1)[-1].upper().replace("-", "_"),
+            help=f"{flag.help}{shown} [${flag.env_name}]",
+        )
+    parser.add_argument("--demo", action="store_true", help="Run against an embedded Soda Cloud simulator.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def resolve_flags(namespace: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, Any]:
+    """Apply flag > env var > default to every flag and parse it; raise ConfigError naming the source."""
+    values: dict[str, Any] = {}
+    for flag in FLAGS:
+        raw = getattr(namespace, flag.dest, None)
+        source = flag.name
+        if raw is None and environ.get(flag.env_name, "") != "":
+            raw, source = environ[flag.env_name], f"${flag.env_name}"
+        if raw is None:
+            raw, source = flag.default, f"{flag.name} default"
+        if raw is None:
+            values[flag.dest] = None
+            continue
+        if flag.choices and raw.lower() not in flag.choices:
+            raise ConfigError(f"{source}: {raw!r} is not one of {', '.join(flag.choices)}")
+        try:
+            values[flag.dest] = flag.parse(raw.lower() if flag.choices else raw)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {raw!r} {exc}") from None
+    return values
+
+
+def fail(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+    """Report invalid configuration as one line and exit 2, before anything starts."""
+    parser.error(message)
+
+
+def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Parse flags and environment into the exporter's Config, or exit 2 with one line."""
+    parser = build_parser()
+    namespace = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    env = os.environ if environ is None else environ
+    try:
+        return make_config(namespace, resolve_flags(namespace, env), env)
+    except ConfigError as exc:
+        fail(parser, str(exc))

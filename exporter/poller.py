@@ -1,0 +1,190 @@
+"""The poll cycle: read everything, build a snapshot, publish it whole or not at all, and log one line."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import structlog
+
+from exporter.accumulate import resolved_accumulator, unresolved_accumulator
+from exporter.metrics import ExporterMetrics, labelled
+from exporter.snapshot import PollData, SnapshotSettings, build_snapshot
+from exporter.soda.credentials import CredentialsError
+from exporter.soda.errors import SodaError, SodaTimeoutError
+from exporter.soda.reporting import FetchStats, ReportingClient
+from exporter.state import ExporterState, PollOutcome
+
+log = structlog.get_logger("exporter.poller")
+
+
+@dataclass(frozen=True)
+class PollSettings:
+    """Timing and window settings of one organisation's poller."""
+
+    interval_seconds: float = 300.0
+    lookback_seconds: float = 3 * 86400.0
+    timeout_seconds: float = 120.0
+    snapshot: SnapshotSettings = field(default_factory=SnapshotSettings)
+
+
+class CycleFailed(Exception):
+    """A cycle ended without publishing; carries the bounded failure reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _run_bounded(work: Callable[[], PollData], timeout: float) -> PollData:
+    """Run ``work`` in its own thread and give up after ``timeout`` seconds, so a cycle never hangs."""
+    future: Future[PollData] = Future()
+
+    def target() -> None:
+        try:
+            future.set_result(work())
+        except BaseException as exc:  # handed to the waiting thread, which classifies it
+            future.set_exception(exc)
+
+    threading.Thread(target=target, name="soda-cycle", daemon=True).start()
+    try:
+        return future.result(timeout=timeout)
+    except FutureTimeoutError:
+        raise SodaTimeoutError(f"poll cycle exceeded --poll.timeout ({timeout:g}s)") from None
+
+
+class Poller:
+    """Polls one organisation on a schedule and publishes complete snapshots to the shared state."""
+
+    def __init__(
+        self,
+        client: ReportingClient,
+        state: ExporterState,
+        metrics: ExporterMetrics,
+        settings: PollSettings,
+        *,
+        organization: str = "default",
+        labels: tuple[tuple[str, str], ...] = (),
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
+        self.client = client
+        self.state = state
+        self.metrics = metrics
+        self.settings = settings
+        self.organization = organization
+        self.labels = labels
+        self._label_values = [value for _, value in labels]
+        self._clock = clock
+        self._log = log.bind(organization=organization) if labels else log
+
+    def _fetch(self, stats: FetchStats) -> PollData:
+        deadline = time.monotonic() + self.settings.timeout_seconds
+        etl = self.client.last_etl_refresh(deadline=deadline)
+        now = self._clock()
+        unresolved = self.client.fetch_incidents(
+            "unresolved",
+            now - timedelta(seconds=self.settings.lookback_seconds),
+            now,
+            unresolved_accumulator,
+            deadline=deadline,
+            stats=stats,
+        )
+        resolved = self.client.fetch_incidents(
+            "resolved",
+            now - timedelta(seconds=self.settings.snapshot.resolved_window_seconds),
+            now,
+            resolved_accumulator,
+            deadline=deadline,
+            stats=stats,
+        )
+        return PollData(unresolved=unresolved, resolved=resolved, last_etl_refresh=etl)
+
+    def run_cycle(self) -> bool:
+        """Run one complete cycle; publish only if every request succeeded. Return success."""
+        started = time.monotonic()
+        stats = FetchStats()
+        labelled(self.metrics.polls, self._label_values).inc()
+        try:
+            try:
+                data = _run_bounded(lambda: self._fetch(stats), self.settings.timeout_seconds + 5.0)
+            except SodaError as exc:
+                raise CycleFailed(exc.reason, str(exc)) from None
+            except CredentialsError as exc:
+                raise CycleFailed("credentials", str(exc)) from None
+            snapshot = build_snapshot(data, self._clock(), self.settings.snapshot)
+            self.state.publish(self.organization, self.labels, snapshot)
+        except CycleFailed as failure:
+            self._fail(failure.reason, str(failure), started, stats)
+            return False
+        except Exception as exc:  # a bug, not a Soda fault: keep serving, but show the trace once
+            self._log.exception("poll", outcome="failure", reason="internal", error=str(exc))
+            self._fail("internal", f"internal error: {type(exc).__name__}", started, stats, logged=True)
+            return False
+        duration = time.monotonic() - started
+        labels = self._label_values
+        labelled(self.metrics.up, labels).set(1)
+        labelled(self.metrics.last_success, labels).set(time.time())
+        labelled(self.metrics.poll_duration, labels).observe(duration)
+        for reason, count in snapshot.skipped.items():
+            self.metrics.rows_skipped.labels(*labels, reason).inc(count)
+        if snapshot.skipped:
+            # One warning per cycle, never one per row.
+            self._log.warning("rows skipped", skipped=dict(snapshot.skipped))
+        self.state.record_outcome(
+            self.organization,
+            PollOutcome(True, time.time(), duration, "success", open_incidents=snapshot.open_total),
+        )
+        self._log.info(
+            "poll",
+            outcome="success",
+            pages=stats.pages,
+            rows=stats.rows,
+            restarts=stats.restarts,
+            open=snapshot.open_total,
+            resolved=snapshot.resolved_total,
+            report_date=str(snapshot.latest_report_date),
+            duration_seconds=round(duration, 3),
+        )
+        return True
+
+    def _fail(
+        self, reason: str, message: str, started: float, stats: FetchStats, logged: bool = False
+    ) -> None:
+        duration = time.monotonic() - started
+        labels = self._label_values
+        labelled(self.metrics.up, labels).set(0)
+        self.metrics.poll_failures.labels(*labels, reason).inc()
+        labelled(self.metrics.poll_duration, labels).observe(duration)
+        self.state.record_outcome(
+            self.organization, PollOutcome(False, time.time(), duration, f"{reason}: {message}")
+        )
+        if not logged:
+            self._log.error(
+                "poll",
+                outcome="failure",
+                reason=reason,
+                error=message,
+                pages=stats.pages,
+                rows=stats.rows,
+                duration_seconds=round(duration, 3),
+                serving="previous snapshot" if self.state.snapshot(self.organization) else "nothing yet",
+            )
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Poll now, then every interval, until ``stop`` is set."""
+        while not stop.is_set():
+            self.run_cycle()
+            stop.wait(self.settings.interval_seconds)
+
+    def start(self, stop: threading.Event) -> threading.Thread:
+        """Start polling in a daemon thread."""
+        thread = threading.Thread(
+            target=self.run_forever, args=(stop,), name=f"poller-{self.organization}", daemon=True
+        )
+        thread.start()
+        return thread

@@ -1,0 +1,105 @@
+"""The validated configuration the rest of the exporter runs on."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from exporter.poller import PollSettings
+from exporter.snapshot import SnapshotSettings
+from exporter.soda.credentials import CredentialsError, CredentialSource
+
+REGIONS = {
+    "eu": ("https://reporting.cloud.soda.io/v1", "https://cloud.soda.io"),
+    "us": ("https://reporting.cloud.us.soda.io/v1", "https://cloud.us.soda.io"),
+}
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; the message names the flag or variable."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the exporter needs to start."""
+
+    listen_host: str
+    listen_port: int
+    telemetry_path: str
+    max_workers: int
+    region: str
+    reporting_url: str
+    cloud_url: str
+    credentials: CredentialSource
+    request_timeout: float
+    retries: int
+    max_retry_after: float
+    page_size: int
+    concurrency: int
+    poll: PollSettings
+    log_level: str
+    log_format: str | None
+    demo: bool
+
+
+def _credentials(values: dict[str, Any], environ: Mapping[str, str], demo: bool) -> CredentialSource:
+    source = CredentialSource(
+        key_id=environ.get("SODA_API_KEY_ID") or None,
+        key_secret=environ.get("SODA_API_KEY_SECRET") or None,
+        key_id_file=values["soda_api_key_id_file"],
+        key_secret_file=values["soda_api_key_secret_file"],
+    )
+    if demo:
+        return source
+    try:
+        source.get()  # fail fast at start-up: a missing or unreadable secret is a config error
+    except CredentialsError as exc:
+        raise ConfigError(str(exc)) from None
+    return source
+
+
+def make_config(namespace: argparse.Namespace, values: dict[str, Any], environ: Mapping[str, str]) -> Config:
+    """Combine parsed flag values into a Config; raise ConfigError on an inconsistent combination."""
+    demo = bool(getattr(namespace, "demo", False)) or environ.get("SODA_EXPORTER_DEMO", "") in ("1", "true")
+    region_reporting, region_cloud = REGIONS[values["soda_region"]]
+    if values["poll_lookback"] < 86400:
+        raise ConfigError("--poll.lookback: must be at least 1d, so the latest report date is inside it")
+    if values["poll_timeout"] < values["soda_request_timeout"]:
+        raise ConfigError("--poll.timeout: must not be shorter than --soda.request-timeout")
+    host, port = values["web_listen_address"]
+    return Config(
+        listen_host=host,
+        listen_port=port,
+        telemetry_path=values["web_telemetry_path"],
+        max_workers=values["web_max_workers"],
+        region=values["soda_region"],
+        reporting_url=values["soda_reporting_url"] or region_reporting,
+        cloud_url=values["soda_cloud_url"] or region_cloud,
+        credentials=_credentials(values, environ, demo),
+        request_timeout=values["soda_request_timeout"],
+        retries=values["soda_retries"],
+        max_retry_after=values["soda_max_retry_after"],
+        page_size=values["poll_page_size"],
+        concurrency=values["poll_concurrency"],
+        poll=PollSettings(
+            interval_seconds=values["poll_interval"],
+            lookback_seconds=values["poll_lookback"],
+            timeout_seconds=values["poll_timeout"],
+            snapshot=SnapshotSettings(
+                resolved_window_seconds=values["resolved_window"],
+                age_buckets=values["metrics_age_buckets"],
+                info_limit=values["incident_info_limit"],
+            ),
+        ),
+        log_level=values["log_level"],
+        log_format=values["log_format"],
+        demo=demo,
+    )
+
+
+def running_in_tty() -> bool:
+    """True when stderr is a terminal."""
+    return os.isatty(2)

@@ -1,0 +1,213 @@
+"""Pure functions from accumulated incident state to an immutable metrics snapshot (no I/O)."""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from exporter.accumulate import IncidentRow, RowAccumulator
+from exporter.soda.timestamps import parse_timestamp
+
+SEVERITIES = ("minor", "major", "critical")
+OPEN_STATUSES = ("reported", "investigating", "fixing")
+UNKNOWN = "unknown"
+DEFAULT_AGE_BUCKETS: tuple[float, ...] = tuple(
+    float(s) for s in (3600, 21600, 43200, 86400, 172800, 259200, 604800, 1209600, 2592000,
+                       7776000, 15552000, 31536000)
+)  # fmt: skip
+
+
+def normalise(value: Any) -> str:
+    """Lower-case a severity or status; empty or missing becomes ``unknown``."""
+    if value is None:
+        return UNKNOWN
+    text = str(value).strip().lower()
+    return text or UNKNOWN
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """A gauge histogram: cumulative counts per upper bound (last is +Inf), and the sum."""
+
+    buckets: tuple[tuple[float, int], ...]
+    sum: float
+
+    @property
+    def count(self) -> int:
+        """Number of observations."""
+        return self.buckets[-1][1] if self.buckets else 0
+
+
+@dataclass(frozen=True)
+class OpenIncident:
+    """One open incident, as shown by soda_incident_info."""
+
+    incident_id: str
+    title: str
+    dataset_id: str
+    check_name: str
+    severity: str
+    status: str
+    lead_email: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class PollData:
+    """What one complete poll cycle read: the two accumulators and the ETL refresh time."""
+
+    unresolved: RowAccumulator
+    resolved: RowAccumulator
+    last_etl_refresh: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SnapshotSettings:
+    """Knobs that shape the snapshot."""
+
+    resolved_window_seconds: float = 30 * 86400.0
+    age_buckets: tuple[float, ...] = DEFAULT_AGE_BUCKETS
+    info_limit: int = 500
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything /metrics shows about incidents, computed once per cycle and never mutated."""
+
+    generated_at: float
+    open_counts: Mapping[tuple[str, str, str], int]
+    resolved_counts: Mapping[tuple[str, str], int]
+    open_age: Mapping[str, Histogram]
+    resolution_duration: Mapping[str, Histogram]
+    incidents: tuple[OpenIncident, ...]
+    info_truncated: int
+    latest_report_date: date | None
+    last_etl_refresh: datetime | None
+    open_total: int
+    resolved_total: int
+    skipped: Mapping[str, int] = field(default_factory=dict)
+
+
+def build_histogram(values: Iterable[float], bounds: Sequence[float]) -> Histogram:
+    """Bucket ``values`` cumulatively under ``bounds`` plus +Inf."""
+    counts = [0] * (len(bounds) + 1)
+    total = 0.0
+    for value in values:
+        counts[bisect.bisect_left(bounds, value)] += 1
+        total += value
+    cumulative: list[tuple[float, int]] = []
+    running = 0
+    for bound, count in zip((*bounds, float("inf")), counts, strict=False):
+        running += count
+        cumulative.append((bound, running))
+    return Histogram(tuple(cumulative), total)
+
+
+def _parsed(value: Any) -> datetime | None:
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        return None
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def build_snapshot(data: PollData, now: datetime, settings: SnapshotSettings) -> Snapshot:
+    """Compute the open/resolved view of the organisation as of ``now`` from one cycle's rows."""
+    skipped: Counter[str] = Counter(data.unresolved.skipped) + Counter(data.resolved.skipped)
+    # The current state is the newest report date present in the data. Taking it over both queries
+    # means that when every incident was resolved on that date, nothing older is counted as open.
+    latest = max(data.unresolved.max_report_date, data.resolved.max_report_date)
+    open_rows: dict[str, tuple[IncidentRow, datetime]] = {}
+    for incident_id, row in data.unresolved.newest.items():
+        if row.report_date != latest:
+            continue  # resolved or gone since its newest unresolved row
+        created = _parsed(row.created_at)
+        if created is None:
+            skipped["bad_created_at"] += 1
+            continue
+        open_rows[incident_id] = (row, created)
+
+    severities = set(SEVERITIES) | {
+        normalise(s) for s in data.unresolved.severities | data.resolved.severities
+    }
+    statuses = set(OPEN_STATUSES) | {normalise(s) for s in data.unresolved.statuses} - {"resolved"}
+    datasets = data.unresolved.datasets | data.resolved.datasets
+
+    open_counts: dict[tuple[str, str, str], int] = {
+        (d, sev, st): 0 for d in datasets for sev in severities for st in statuses
+    }
+    ages: dict[str, list[float]] = {sev: [] for sev in severities}
+    now_ts = now.timestamp()
+    incidents: list[OpenIncident] = []
+    for incident_id, (row, created) in open_rows.items():
+        severity, status = normalise(row.severity), normalise(row.status)
+        key = (row.dataset_id, severity, status)
+        open_counts[key] = open_counts.get(key, 0) + 1
+        created_ts = created.timestamp()
+        ages[severity].append(max(0.0, now_ts - created_ts))
+        incidents.append(
+            OpenIncident(
+                incident_id=incident_id,
+                title=_text(row.title),
+                dataset_id=row.dataset_id,
+                check_name=_text(row.check_name),
+                severity=severity,
+                status=status,
+                lead_email=_text(row.lead_email),
+                created_at=created_ts,
+            )
+        )
+
+    window_start = now_ts - settings.resolved_window_seconds
+    resolved_counts: dict[tuple[str, str], int] = {(d, sev): 0 for d in datasets for sev in severities}
+    durations: dict[str, list[float]] = {sev: [] for sev in severities}
+    for incident_id, row in data.resolved.newest.items():
+        if incident_id in open_rows:
+            continue  # reopened: its newest state is open
+        resolved_at, created = _parsed(row.resolved_at), _parsed(row.created_at)
+        if resolved_at is None:
+            skipped["bad_resolved_at"] += 1
+            continue
+        if created is None:
+            skipped["bad_created_at"] += 1
+            continue
+        if resolved_at.timestamp() < window_start:
+            continue
+        severity = normalise(row.severity)
+        key2 = (row.dataset_id, severity)
+        resolved_counts[key2] = resolved_counts.get(key2, 0) + 1
+        durations[severity].append(max(0.0, (resolved_at - created).total_seconds()))
+
+    incidents.sort(key=lambda inc: (-inc.created_at, inc.incident_id))
+    limit = max(0, settings.info_limit)
+    return Snapshot(
+        generated_at=now_ts,
+        open_counts=open_counts,
+        resolved_counts=resolved_counts,
+        open_age={sev: build_histogram(v, settings.age_buckets) for sev, v in ages.items()},
+        resolution_duration={sev: build_histogram(v, settings.age_buckets) for sev, v in durations.items()},
+        incidents=tuple(incidents[:limit]),
+        info_truncated=max(0, len(incidents) - limit),
+        latest_report_date=date.fromisoformat(latest) if latest else None,
+        last_etl_refresh=data.last_etl_refresh,
+        open_total=len(incidents),
+        resolved_total=sum(resolved_counts.values()),
+        skipped=dict(skipped),
+    )
+
+
+def midnight_utc(day: date) -> float:
+    """Unix timestamp of midnight UTC at the start of ``day``."""
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
+
+
+def report_window(now: datetime, lookback_seconds: float) -> tuple[datetime, datetime]:
+    """The (from, to) report-date window ending now."""
+    return now - timedelta(seconds=lookback_seconds), now

@@ -1,0 +1,1 @@
+"""Soda Cloud API clients and models; nothing here knows about Prometheus."""

@@ -1,0 +1,178 @@
+"""One HTTP session for Soda: timeouts, the retry owner, the User-Agent, and error mapping."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from exporter import __version__
+from exporter.soda.errors import (
+    SodaAuthError,
+    SodaBadResponseError,
+    SodaConnectionError,
+    SodaError,
+    SodaRateLimitedError,
+    SodaServerError,
+    SodaTimeoutError,
+    SodaValidationError,
+)
+from exporter.soda.retry import build_retry
+
+try:  # orjson decodes the large incident pages several times faster; json is the fallback.
+    import orjson
+
+    _loads: Callable[[bytes], Any] = orjson.loads
+except ImportError:  # pragma: no cover - exercised only where orjson is absent
+    _loads = json.loads
+
+USER_AGENT = f"soda-incidents-exporter/{__version__}"
+
+RequestObserver = Callable[[str, str], None]
+"""Called once per HTTP attempt with (endpoint, code), for the api_requests_total counter."""
+
+
+def endpoint_of(url: str, base_path: str) -> str:
+    """Return the API path of ``url`` relative to the base URL's path, e.g. ``/impact/incidents``."""
+    path = urlsplit(url).path or url
+    if base_path and path.startswith(base_path):
+        path = path[len(base_path) :]
+    return path or "/"
+
+
+def describe_validation_error(body: Any) -> str:
+    """Turn FastAPI's 422 ``detail[]`` list into one line naming each offending field."""
+    details = body.get("detail") if isinstance(body, dict) else None
+    if not isinstance(details, list) or not details:
+        return "the request was rejected as invalid (HTTP 422)"
+    parts = []
+    for item in details:
+        if not isinstance(item, dict):
+            continue
+        loc = item.get("loc") or []
+        field = ".".join(str(p) for p in loc if p != "body") or "body"
+        parts.append(f"field {field!r}: {item.get('msg', 'invalid')}")
+    return "; ".join(parts) or "the request was rejected as invalid (HTTP 422)"
+
+
+class SodaHttp:
+    """A requests.Session bound to one base URL, with connect/read timeouts and one retry policy."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth_headers: Callable[[], dict[str, str]],
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        retries: int = 3,
+        backoff_factor: float = 0.5,
+        backoff_max: float = 20.0,
+        max_retry_after: float = 30.0,
+        on_request: RequestObserver | None = None,
+        pool_size: int = 8,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._base_path = urlsplit(self.base_url).path.rstrip("/")
+        self._auth_headers = auth_headers
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self._on_request = on_request
+        retry = build_retry(
+            attempts=retries,
+            backoff_factor=backoff_factor,
+            backoff_max=backoff_max,
+            max_retry_after=max_retry_after,
+            observer=self._observe_retry,
+        )
+        self.session = requests.Session()
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.session.close()
+
+    def _observe_retry(self, url: str, code: str) -> None:
+        if self._on_request is not None:
+            self._on_request(endpoint_of(url, self._base_path), code)
+
+    def _count(self, endpoint: str, code: str) -> None:
+        if self._on_request is not None:
+            self._on_request(endpoint, code)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        deadline: float | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """Send one request (retries included) and return (status, decoded JSON body or None)."""
+        read_timeout = self.read_timeout
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SodaTimeoutError(f"poll timeout reached before {method} {path}")
+            read_timeout = min(read_timeout, remaining)
+        headers = dict(self._auth_headers())
+        if extra_headers:
+            headers.update(extra_headers)
+        url = self.base_url + path
+        try:
+            response = self.session.request(
+                method,
+                url,
+                json=json_body,
+                headers=headers,
+                timeout=(min(self.connect_timeout, read_timeout), read_timeout),
+            )
+            content = response.content
+        except requests.Timeout:
+            self._count(path, "timeout")
+            raise SodaTimeoutError(f"{method} {path}: timed out after {read_timeout:.0f}s") from None
+        except requests.RequestException as exc:
+            kind = "timeout" if "timeout" in repr(exc).lower() else "connection_error"
+            self._count(path, kind)
+            error_cls = SodaTimeoutError if kind == "timeout" else SodaConnectionError
+            raise error_cls(f"{method} {path}: {type(exc).__name__}") from None
+        status = response.status_code
+        self._count(path, str(status))
+        return status, self._decode(method, path, status, response.headers.get("Content-Type", ""), content)
+
+    def _decode(self, method: str, path: str, status: int, content_type: str, content: bytes) -> Any:
+        where = f"{method} {path}"
+        if status in (401, 403):
+            raise SodaAuthError(
+                f"{where}: HTTP {status}, Soda rejected the API key "
+                "(check the key id and secret, and the key's permissions)"
+            )
+        body: Any = None
+        if content:
+            is_json = "json" in content_type.lower()
+            try:
+                body = _loads(content) if is_json else None
+            except ValueError:
+                if 200 <= status < 300:
+                    raise SodaBadResponseError(f"{where}: HTTP {status} with malformed JSON") from None
+            if not is_json and 200 <= status < 300:
+                shown = content_type.split(";")[0] or "no content type"
+                raise SodaBadResponseError(f"{where}: HTTP {status} answered {shown}, not JSON")
+        if status == 422:
+            raise SodaValidationError(f"{where}: {describe_validation_error(body)}")
+        if status == 429:
+            raise SodaRateLimitedError(f"{where}: HTTP 429, rate limited after retries")
+        if status >= 500:
+            raise SodaServerError(f"{where}: HTTP {status} after retries")
+        if status >= 400:
+            raise SodaError(f"{where}: HTTP {status}")
+        return body

@@ -1,0 +1,226 @@
+"""Client for the Soda Cloud Reporting API: every page of incidents, ETL freshness, datasets."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from exporter.soda.credentials import CredentialSource
+from exporter.soda.errors import PaginationDriftError, SodaBadResponseError, SodaTimeoutError
+from exporter.soda.http import RequestObserver, SodaHttp
+from exporter.soda.timestamps import parse_timestamp
+
+INCIDENTS_PATH = "/impact/incidents"
+DATASETS_PATH = "/coverage/datasets"
+ETL_PATH = "/last_etl_refresh"
+
+
+class PageSink(Protocol):
+    """Receives the rows of each page as it arrives; knows how many distinct rows it has seen."""
+
+    def add_rows(self, rows: list[Any]) -> None:
+        """Fold one page of rows into the sink."""
+
+    @property
+    def distinct_rows(self) -> int:
+        """Number of distinct rows seen so far (duplicates across pages count once)."""
+
+
+SinkT = TypeVar("SinkT", bound=PageSink)
+
+
+@dataclass
+class FetchStats:
+    """What one paginated query cost."""
+
+    pages: int = 0
+    rows: int = 0
+    restarts: int = 0
+
+
+@dataclass(frozen=True)
+class Page:
+    """One decoded page: the reported total and its rows (empty for a 202 NoContent answer)."""
+
+    total: int
+    rows: list[Any]
+
+
+def reporting_auth_headers(credentials: CredentialSource) -> Callable[[], dict[str, str]]:
+    """Return a callable giving the recommended X-API-KEY-* headers for the current credentials."""
+
+    def headers() -> dict[str, str]:
+        creds = credentials.get()
+        return {"X-API-KEY-ID": creds.key_id, "X-API-KEY-SECRET": creds.key_secret}
+
+    return headers
+
+
+class ReportingClient:
+    """Reads the Reporting API; pages after the first are fetched with bounded concurrency."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: CredentialSource,
+        *,
+        page_size: int = 1000,
+        concurrency: int = 4,
+        max_restarts: int = 2,
+        on_request: RequestObserver | None = None,
+        **http_options: Any,
+    ) -> None:
+        self.page_size = page_size
+        self.concurrency = max(1, concurrency)
+        self.max_restarts = max_restarts
+        self.http = SodaHttp(
+            base_url,
+            auth_headers=reporting_auth_headers(credentials),
+            on_request=on_request,
+            pool_size=max(self.concurrency, 2),
+            **http_options,
+        )
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.http.close()
+
+    def ping(self) -> bool:
+        """Return True when the Reporting API answers its unauthenticated ping."""
+        status, _ = self.http.request("GET", "/ping")
+        return status == 200
+
+    def last_etl_refresh(self, *, deadline: float | None = None) -> datetime | None:
+        """Return when Soda last refreshed reporting data, or None when it does not say."""
+        _, body = self.http.request("GET", ETL_PATH, deadline=deadline)
+        data = body.get("data") if isinstance(body, dict) else None
+        value = data.get("last_etl_refresh_at") if isinstance(data, dict) else None
+        if value is None:
+            return None
+        try:
+            return parse_timestamp(value)
+        except ValueError:
+            raise SodaBadResponseError(f"GET {ETL_PATH}: unusable last_etl_refresh_at") from None
+
+    def fetch_incidents(
+        self,
+        status: str,
+        from_dt: datetime,
+        to_dt: datetime,
+        new_sink: Callable[[], SinkT],
+        *,
+        deadline: float | None = None,
+        stats: FetchStats | None = None,
+    ) -> SinkT:
+        """Read every page of incidents into a fresh sink; restart from page 1 when the data drifts."""
+        body = {
+            "status": status,
+            "from_datetime": from_dt.isoformat(),
+            "to_datetime": to_dt.isoformat(),
+        }
+        return self._fetch_all(INCIDENTS_PATH, body, new_sink, deadline, stats or FetchStats())
+
+    def fetch_datasets(self, new_sink: Callable[[], SinkT], *, deadline: float | None = None) -> SinkT:
+        """Read every page of ``/coverage/datasets`` into a fresh sink."""
+        return self._fetch_all(DATASETS_PATH, {}, new_sink, deadline, FetchStats())
+
+    def _fetch_all(
+        self,
+        path: str,
+        body: dict[str, Any],
+        new_sink: Callable[[], SinkT],
+        deadline: float | None,
+        stats: FetchStats,
+    ) -> SinkT:
+        last_reason = ""
+        for attempt in range(self.max_restarts + 1):
+            sink = new_sink()
+            drift = self._fetch_once(path, body, sink, deadline, stats)
+            if drift is None:
+                return sink
+            last_reason = drift
+            stats.restarts = attempt + 1
+        raise PaginationDriftError(
+            f"POST {path}: results changed while paging ({last_reason}); "
+            f"gave up after {self.max_restarts + 1} attempts"
+        )
+
+    def _fetch_once(
+        self, path: str, body: dict[str, Any], sink: PageSink, deadline: float | None, stats: FetchStats
+    ) -> str | None:
+        """Fetch all pages once; return None on a consistent read, else why it drifted."""
+        first = self._page(path, body, 1, deadline)
+        stats.pages += 1
+        stats.rows += len(first.rows)
+        if first.total == 0 or not first.rows:
+            return None if first.total == 0 else "first page empty although total > 0"
+        sink.add_rows(first.rows)
+        # The page cap comes from the first total, so pagination can never run away.
+        pages = math.ceil(first.total / self.page_size)
+        for number, page in self._pages(path, body, range(2, pages + 1), deadline):
+            stats.pages += 1
+            stats.rows += len(page.rows)
+            if page.total != first.total:
+                return f"total went from {first.total} to {page.total} at page {number}"
+            if not page.rows:
+                return f"page {number} of {pages} was empty"
+            sink.add_rows(page.rows)
+        if sink.distinct_rows != first.total:
+            return f"read {sink.distinct_rows} distinct rows, total says {first.total}"
+        return None
+
+    def _pages(
+        self, path: str, body: dict[str, Any], numbers: range, deadline: float | None
+    ) -> Iterator[tuple[int, Page]]:
+        """Yield (number, page) for the given pages, at most ``concurrency`` requests in flight."""
+        if self.concurrency == 1 or len(numbers) <= 1:
+            for number in numbers:
+                yield number, self._page(path, body, number, deadline)
+            return
+        pending = iter(numbers)
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="soda-page") as pool:
+            in_flight: dict[Future[Page], int] = {}
+            try:
+                for number in pending:
+                    in_flight[pool.submit(self._page, path, body, number, deadline)] = number
+                    if len(in_flight) >= self.concurrency:
+                        break
+                while in_flight:
+                    done, _ = wait(in_flight, timeout=_wait_timeout(deadline), return_when=FIRST_COMPLETED)
+                    if not done:
+                        raise SodaTimeoutError(f"POST {path}: poll timeout reached while paging")
+                    for future in done:
+                        number = in_flight.pop(future)
+                        page = future.result()
+                        next_number = next(pending, None)
+                        if next_number is not None:
+                            job = pool.submit(self._page, path, body, next_number, deadline)
+                            in_flight[job] = next_number
+                        yield number, page
+            finally:
+                for future in in_flight:
+                    future.cancel()
+
+    def _page(self, path: str, body: dict[str, Any], number: int, deadline: float | None) -> Page:
+        request = dict(body, page=number, size=self.page_size)
+        status, decoded = self.http.request("POST", path, json_body=request, deadline=deadline)
+        if status == 202:
+            # NoContent: past the last page or an empty window; not an error, not data.
+            return Page(total=0, rows=[])
+        if not isinstance(decoded, dict):
+            raise SodaBadResponseError(f"POST {path} page {number}: body is not a JSON object")
+        total, rows = decoded.get("total"), decoded.get("data")
+        if not isinstance(total, int) or isinstance(total, bool) or total < 0 or not isinstance(rows, list):
+            raise SodaBadResponseError(f"POST {path} page {number}: missing or invalid total/data")
+        return Page(total=total, rows=rows)
+
+
+def _wait_timeout(deadline: float | None) -> float | None:
+    if deadline is None:
+        return None
+    return max(0.05, deadline - time.monotonic() + 1.0)

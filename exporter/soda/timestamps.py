@@ -1,0 +1,31 @@
+"""Lenient ISO 8601 parsing for Soda's timestamps: naive means UTC, any offset is converted to UTC."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+def parse_timestamp(value: object) -> datetime:
+    """Parse an ISO timestamp into an aware UTC datetime; raise ValueError when unusable."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("not a timestamp")
+    text = value.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    # Python 3.10's fromisoformat accepts only 3 or 6 fractional digits.
+    text = _FRACTION.sub(lambda m: "." + (m.group(1) + "000000")[:6], text, count=1)
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        # The spec does not say; Soda stores UTC, so a naive timestamp is read as UTC.
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def parse_report_date(value: object) -> date:
+    """Parse a ``YYYY-MM-DD`` report date (a full timestamp is cut to its date)."""
+    if not isinstance(value, str) or len(value) < 10:
+        raise ValueError("not a date")
+    return date.fromisoformat(value[:10])
