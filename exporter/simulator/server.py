@@ -1,0 +1,211 @@
+"""The simulator's HTTP server: one real socket serving both Soda Cloud APIs, recording every exchange."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from exporter.simulator.auth import KeyStore, SlidingWindowLimiter
+from exporter.simulator.cloud_api import PREFIX as CLOUD_PREFIX
+from exporter.simulator.cloud_api import CloudApi, UpdateRecord
+from exporter.simulator.organisation import Organisation
+from exporter.simulator.replies import Reply, Request, cloud_error
+from exporter.simulator.reporting_api import PAGINATED_PATHS, ReportingApi
+from exporter.simulator.reporting_api import PREFIX as REPORTING_PREFIX
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request the simulator answered."""
+
+    method: str
+    path: str
+    status: int
+    body: Any  # the decoded JSON body, None when absent or not JSON
+    headers: dict[str, str]  # lower-cased names
+    at: float  # wall-clock time the answer was sent
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], simulator: SimulatorServer) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.simulator = simulator
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as clients with a session expect
+    timeout = 120  # drop idle keep-alive connections eventually
+    server: _HTTPServer
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: the request log is the record."""
+
+    def _dispatch(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        try:
+            decoded = json.loads(body) if body.strip() else None
+        except ValueError:
+            decoded = None
+        request = Request(
+            method=self.command,
+            path=urlsplit(self.path).path,
+            headers={name.lower(): value for name, value in self.headers.items()},
+            body=body,
+            json=decoded,
+        )
+        self.server.simulator._serve(request, self)
+
+    def send_reply(self, reply: Reply) -> None:
+        """Write ``reply`` in full."""
+        body = reply.body()
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+class SimulatorServer:
+    """A running Soda Cloud simulator for one organisation; usable as a context manager."""
+
+    def __init__(
+        self,
+        organisation: Organisation,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key_id: str = "demo-key-id",
+        api_key_secret: str = "demo-key-secret",
+        page_delay_seconds: float = 0.0,
+        update_rate_limit: int = 10,
+        update_rate_window_seconds: float = 60.0,
+        login_rate_limit: int = 10,
+        login_rate_window_seconds: float = 10.0,
+        retry_after_header: bool = True,
+        extra_keys: dict[str, str] | None = None,
+        forbidden_key_ids: set[str] | None = None,
+    ) -> None:
+        self.organisation = organisation
+        self.page_delay_seconds = page_delay_seconds
+        self.keys = KeyStore({api_key_id: api_key_secret, **(extra_keys or {})}, forbidden_key_ids)
+        self.requests_log: list[RequestRecord] = []
+        self._log_lock = threading.Lock()
+        self._httpd = _HTTPServer((host, port), self)
+        self._thread: threading.Thread | None = None
+        self.reporting = ReportingApi(organisation, self.keys)
+        self.cloud = CloudApi(
+            organisation,
+            self.keys,
+            lambda: self.base_url,
+            update_limiter=SlidingWindowLimiter(update_rate_limit, update_rate_window_seconds),
+            login_limiter=SlidingWindowLimiter(login_rate_limit, login_rate_window_seconds),
+            retry_after_header=retry_after_header,
+        )
+
+    @property
+    def base_url(self) -> str:
+        """``http://HOST:PORT`` of the listening socket."""
+        host, port = self._httpd.server_address[:2]
+        host = str(host)
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1" if host == "0.0.0.0" else "::1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{port}"
+
+    @property
+    def reporting_url(self) -> str:
+        """Base URL of the Reporting API."""
+        return self.base_url + REPORTING_PREFIX
+
+    @property
+    def cloud_url(self) -> str:
+        """Base URL of the Cloud API (its paths start with ``/api/v1``)."""
+        return self.base_url
+
+    @property
+    def updates(self) -> list[UpdateRecord]:
+        """Every accepted incident update, oldest first."""
+        return self.cloud.updates
+
+    def start(self) -> None:
+        """Serve in a daemon thread."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.name = f"soda-simulator-{self.base_url}"
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._httpd.server_close()
+
+    def __enter__(self) -> SimulatorServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def clear_records(self) -> None:
+        """Forget logged requests and updates, and reset the rate limits."""
+        with self._log_lock:
+            self.requests_log.clear()
+        self.cloud.updates.clear()
+        self.cloud.update_limiter.reset()
+        self.cloud.login_limiter.reset()
+
+    def _answer(self, request: Request) -> Reply:
+        if request.path == REPORTING_PREFIX or request.path.startswith(REPORTING_PREFIX + "/"):
+            reply = self.reporting.handle(request)
+        elif request.path.startswith(CLOUD_PREFIX):
+            reply = self.cloud.handle(request)
+        else:
+            reply = cloud_error(404, "not_found", f"No endpoint {request.method} {request.path}")
+        if request.path in PAGINATED_PATHS and self.page_delay_seconds > 0:
+            time.sleep(self.page_delay_seconds)
+        return reply
+
+    def _serve(self, request: Request, handler: _Handler) -> None:
+        reply = self._answer(request)
+        self._record(request, reply.status)
+        try:
+            handler.send_reply(reply)
+        except (BrokenPipeError, ConnectionResetError):
+            handler.close_connection = True
+
+    def _record(self, request: Request, status: int) -> None:
+        record = RequestRecord(
+            request.method, request.path, status, request.json, dict(request.headers), time.time()
+        )
+        with self._log_lock:
+            self.requests_log.append(record)
