@@ -1,0 +1,25 @@
+"""An embedded Soda Cloud simulator: a real HTTP server speaking the published Soda Cloud APIs."""
+
+from exporter.simulator.cli import add_simulator_arguments, main, run_simulator
+from exporter.simulator.cloud_api import UpdateRecord
+from exporter.simulator.generator import generate_organisation
+from exporter.simulator.model import SEVERITIES, STATUSES, Dataset, Incident, IncidentState, StateChange
+from exporter.simulator.organisation import Organisation
+from exporter.simulator.server import RequestRecord, SimulatorServer
+
+__all__ = [
+    "SEVERITIES",
+    "STATUSES",
+    "Dataset",
+    "Incident",
+    "IncidentState",
+    "Organisation",
+    "RequestRecord",
+    "SimulatorServer",
+    "StateChange",
+    "UpdateRecord",
+    "add_simulator_arguments",
+    "generate_organisation",
+    "main",
+    "run_simulator",
+]
