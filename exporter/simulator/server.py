@@ -107,6 +107,8 @@ class SimulatorServer:
         forbidden_key_ids: set[str] | None = None,
     ) -> None:
         self.organisation = organisation
+        self.api_key_id = api_key_id
+        self.api_key_secret = api_key_secret
         self.page_delay_seconds = page_delay_seconds
         self.keys = KeyStore({api_key_id: api_key_secret, **(extra_keys or {})}, forbidden_key_ids)
         self.requests_log: list[RequestRecord] = []
