@@ -1,0 +1,251 @@
+"""Shared building blocks of the Soda dashboards: data source, variables, queries, panels, layout."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from grafana_foundation_sdk.builders import bargauge, common, dashboard, prometheus, stat, timeseries
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common as cm
+from grafana_foundation_sdk.models import dashboard as dm
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+
+DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
+TAGS = ["soda", "soda-incidents-exporter"]
+
+# Label matchers shared by the queries; extra labels such as `organization` pass through them.
+TARGET = 'job=~"$job", instance=~"$instance"'
+BY_SEVERITY = f'{TARGET}, severity=~"$severity"'
+INCIDENTS = f'{BY_SEVERITY}, dataset_id=~"$dataset"'
+
+# Recording rules of deploy/prometheus/soda-incidents.rules.yml used by the dashboards.
+OPEN_AGE_RECORD = "soda:incident_open_age_seconds"
+RESOLUTION_QUANTILE_RECORD = "soda:incident_resolution_duration_seconds:histogram_quantile"
+RESOLUTION_SEVERITY_QUANTILE_RECORD = "severity:soda_incident_resolution_duration_seconds:histogram_quantile"
+
+# Age and duration buckets of the exporter's gauge histograms, named as the ranges they count.
+BUCKET_NAMES = {
+    "3600": "< 1h",
+    "21600": "1h - 6h",
+    "43200": "6h - 12h",
+    "86400": "12h - 1d",
+    "172800": "1d - 2d",
+    "259200": "2d - 3d",
+    "604800": "3d - 1w",
+    "1209600": "1w - 2w",
+    "2592000": "2w - 30d",
+    "7776000": "30d - 90d",
+    "15552000": "90d - 180d",
+    "31536000": "180d - 1y",
+    "+Inf": "> 1y",
+}
+
+PanelT = TypeVar("PanelT", stat.Panel, timeseries.Panel, bargauge.Panel)
+
+
+def query(expr: str, legend: str = "", *, instant: bool = False, ref: str = "A") -> prometheus.Dataquery:
+    """A Prometheus query on the dashboard's data source variable."""
+    q = prometheus.Dataquery().expr(expr).ref_id(ref).datasource(DATASOURCE)
+    q = q.instant() if instant else q.range()
+    return q.legend_format(legend) if legend else q
+
+
+def heatmap_query(expr: str) -> prometheus.Dataquery:
+    """An instant query of cumulative ``le`` buckets that Grafana turns into per-bucket counts."""
+    return query(expr, "{{le}}", instant=True).format(PromQueryFormat.HEATMAP)
+
+
+def table_query(expr: str) -> prometheus.Dataquery:
+    """An instant query whose labels become table columns."""
+    return query(expr, instant=True).format(PromQueryFormat.TABLE)
+
+
+def thresholds(*steps: tuple[float | None, str]) -> dashboard.ThresholdsConfig:
+    """Absolute thresholds from (value, colour) pairs; the first value is None (the base)."""
+    return (
+        dashboard.ThresholdsConfig()
+        .mode(dm.ThresholdsMode.ABSOLUTE)
+        .steps([dm.Threshold(value=v, color=c) for v, c in steps])
+    )
+
+
+NEUTRAL = thresholds((None, "blue"))
+AGE_STEPS = thresholds((None, "green"), (86400, "orange"), (604800, "red"))
+
+
+def value_map(mapping: dict[str, tuple[str, str]]) -> list[dm.ValueMapping]:
+    """Value mappings from {value: (text, colour)}."""
+    options = {
+        k: dm.ValueMappingResult(text=t, color=c, index=i) for i, (k, (t, c)) in enumerate(mapping.items())
+    }
+    return [dm.ValueMap(options=options)]
+
+
+def stat_panel(
+    title: str,
+    description: str,
+    unit: str,
+    target: prometheus.Dataquery,
+    steps: dashboard.ThresholdsConfig = NEUTRAL,
+    text_mode: cm.BigValueTextMode | str = cm.BigValueTextMode.AUTO,
+) -> stat.Panel:
+    """A single-value panel showing the last value of one instant query."""
+    return (
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .unit(unit)
+        .with_target(target)
+        .thresholds(steps)
+        .color_mode(cm.BigValueColorMode.VALUE)
+        .graph_mode(cm.BigValueGraphMode.NONE)
+        .text_mode(cm.BigValueTextMode(text_mode))
+        .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    )
+
+
+def timeseries_panel(
+    title: str,
+    description: str,
+    unit: str,
+    targets: Sequence[prometheus.Dataquery],
+    *,
+    stacked: bool = False,
+    bars: bool = False,
+) -> timeseries.Panel:
+    """A time series panel with a table legend showing last and max values."""
+    panel = (
+        timeseries.Panel()
+        .title(title)
+        .description(description)
+        .unit(unit)
+        .targets(list(targets))
+        .fill_opacity(30 if stacked or bars else 10)
+        .legend(
+            common.VizLegendOptions()
+            .display_mode(cm.LegendDisplayMode.TABLE)
+            .placement(cm.LegendPlacement.BOTTOM)
+            .show_legend(True)
+            .calcs(["lastNotNull", "max"])
+        )
+        .thresholds(NEUTRAL)
+    )
+    if stacked:
+        panel = panel.stacking(common.StackingConfig().mode(cm.StackingMode.NORMAL))
+    if bars:
+        panel = panel.draw_style(cm.GraphDrawStyle.BARS)
+    return panel
+
+
+def bargauge_panel(
+    title: str, description: str, unit: str, target: prometheus.Dataquery, steps: dashboard.ThresholdsConfig
+) -> bargauge.Panel:
+    """Horizontal bars, one per series of an instant query."""
+    return (
+        bargauge.Panel()
+        .title(title)
+        .description(description)
+        .unit(unit)
+        .with_target(target)
+        .thresholds(steps)
+        .orientation(cm.VizOrientation.HORIZONTAL)
+        .display_mode(cm.BarGaugeDisplayMode.GRADIENT)
+        .show_unfilled(True)
+        .min(0)
+        .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    )
+
+
+def rename_buckets(panel: bargauge.Panel, names: dict[str, str]) -> bargauge.Panel:
+    """Give ``le`` bucket series readable names (the exporter may print 3600 as 3600.0)."""
+    for le, name in names.items():
+        pattern = "^\\+Inf$" if le == "+Inf" else f"^{le}(\\.0+)?$"
+        panel = panel.override_by_regexp(pattern, [dm.DynamicConfigValue(id_val="displayName", value=name)])
+    return panel
+
+
+def datasource_variable() -> dashboard.DatasourceVariable:
+    """The Prometheus data source every panel queries."""
+    return dashboard.DatasourceVariable("datasource").label("Data source").type("prometheus")
+
+
+def label_variable(name: str, label: str, expr: str) -> dashboard.QueryVariable:
+    """A multi-value variable listing the values of one label, All by default."""
+    return (
+        dashboard.QueryVariable(name)
+        .label(label)
+        .datasource(DATASOURCE)
+        .query(expr)
+        .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(dm.VariableSort.ALPHABETICAL_ASC)
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+        .current(dm.VariableOption(selected=True, text="All", value="$__all"))
+    )
+
+
+def target_variables() -> list[Any]:
+    """The data source, job and instance variables that both dashboards have."""
+    return [
+        datasource_variable(),
+        label_variable("job", "Job", "label_values(soda_exporter_build_info, job)"),
+        label_variable(
+            "instance", "Instance", 'label_values(soda_exporter_build_info{job=~"$job"}, instance)'
+        ),
+    ]
+
+
+class Board:
+    """A dashboard under construction that numbers its panels and lays them out left to right."""
+
+    def __init__(self, uid: str, title: str, description: str, time_from: str) -> None:
+        self.next_id = 1
+        self.builder = (
+            dashboard.Dashboard(title)
+            .uid(uid)
+            .description(description)
+            .tags(TAGS)
+            .editable()
+            .timezone("browser")
+            .time(time_from, "now")
+            .refresh("1m")
+            .tooltip(dm.DashboardCursorSync.CROSSHAIR)
+            .link(
+                dashboard.DashboardLink("Soda dashboards")
+                .type(dm.DashboardLinkType.DASHBOARDS)
+                .tags(["soda-incidents-exporter"])
+                .as_dropdown(True)
+                .include_vars(True)
+                .keep_time(True)
+            )
+        )
+
+    def _id(self) -> int:
+        """The next unused panel id."""
+        self.next_id += 1
+        return self.next_id - 1
+
+    def variables(self, variables: Sequence[Any]) -> None:
+        """Set the template variables, in display order."""
+        self.builder.variables(list(variables))
+
+    def row(self, title: str) -> None:
+        """Start a new (expanded) row."""
+        self.builder.with_row(dashboard.Row(title).id(self._id()))
+
+    def add(self, panel: PanelT | Any, width: int, height: int) -> None:
+        """Append a panel of ``width`` grid columns (out of 24) and ``height`` rows."""
+        self.builder.with_panel(panel.id(self._id()).datasource(DATASOURCE).span(width).height(height))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The dashboard as plain JSON-compatible data."""
+        result: dict[str, Any] = json.loads(json.dumps(self.builder.build(), cls=JSONEncoder))
+        return result
+
+
+def render(model: dict[str, Any]) -> str:
+    """Serialise a dashboard the way it is committed: sorted keys, two-space indent, final newline."""
+    return json.dumps(model, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -1,0 +1,242 @@
+"""The "Soda Incidents Exporter — Health" dashboard: is the exporter polling Soda Cloud and being scraped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grafana_foundation_sdk.models import common as cm
+
+from soda_dashboards.common import (
+    TARGET,
+    Board,
+    query,
+    stat_panel,
+    target_variables,
+    thresholds,
+    timeseries_panel,
+    value_map,
+)
+
+UID = "soda-incidents-exporter-health"
+TITLE = "Soda Incidents Exporter — Health"
+
+# Polls are minutes apart: rate them over at least a few minutes so the graphs are not mostly gaps.
+POLL_INTERVAL = "5m"
+RATE = "$__rate_interval"
+
+UP_MAP = {"0": ("Down", "red"), "1": ("Up", "green")}
+POLL_MAP = {"0": ("Failing", "red"), "1": ("OK", "green")}
+UP_STEPS = thresholds((None, "red"), (1, "green"))
+
+
+def status_row(board: Board) -> None:
+    """Headline state of the exporter."""
+    board.row("Status")
+    up = stat_panel(
+        "Soda Cloud polling",
+        "soda_up: whether the exporter's last poll cycle of Soda Cloud succeeded.",
+        "none",
+        query(f"min(soda_up{{{TARGET}}})", instant=True),
+        UP_STEPS,
+    ).mappings(value_map(POLL_MAP))
+    target = stat_panel(
+        "Scrape target",
+        "up: whether Prometheus' last scrape of the exporter succeeded.",
+        "none",
+        query(f"min(up{{{TARGET}}})", instant=True),
+        UP_STEPS,
+    ).mappings(value_map(UP_MAP))
+    panels = [
+        up,
+        target,
+        stat_panel(
+            "Time since last successful poll",
+            "Time since the exporter last finished a successful poll cycle.",
+            "s",
+            query(f"max(time() - soda_exporter_last_success_timestamp_seconds{{{TARGET}}})", instant=True),
+            thresholds((None, "green"), (900, "orange"), (3600, "red")),
+        ),
+        stat_panel(
+            "Poll failures (1h)",
+            "Failed poll cycles over the last hour, all reasons.",
+            "short",
+            query(f"sum(increase(soda_exporter_poll_failures_total{{{TARGET}}}[1h]))", instant=True),
+            thresholds((None, "green"), (1, "orange")),
+        ),
+        stat_panel(
+            "Scrape duration",
+            "How long Prometheus' last scrape of the exporter took.",
+            "s",
+            query(f"max(scrape_duration_seconds{{{TARGET}}})", instant=True),
+            thresholds((None, "green"), (5, "orange"), (10, "red")),
+        ),
+        stat_panel(
+            "Exporter version",
+            "Version of the exporter (soda_exporter_build_info).",
+            "none",
+            query(f"max by (version) (soda_exporter_build_info{{{TARGET}}})", "{{version}}", instant=True),
+            text_mode=cm.BigValueTextMode.NAME,
+        ),
+    ]
+    for panel in panels:
+        board.add(panel, 4, 4)
+
+
+def polling_row(board: Board) -> None:
+    """How polling Soda Cloud goes: duration, outcome, API calls."""
+    board.row("Polling Soda Cloud")
+    board.add(
+        timeseries_panel(
+            "Polling and scrape status",
+            "soda_up (last poll cycle succeeded) and up (last scrape succeeded), per instance.",
+            "none",
+            [
+                query(f"min by (instance) (soda_up{{{TARGET}}})", "polling {{instance}}", ref="A"),
+                query(f"up{{{TARGET}}}", "scrape {{instance}}", ref="B"),
+            ],
+        )
+        .min(0)
+        .max(1),
+        12,
+        8,
+    )
+    board.add(
+        timeseries_panel(
+            "Poll duration",
+            "Wall time of poll cycles: median, 90th percentile and mean.",
+            "s",
+            [
+                *(
+                    query(
+                        f"histogram_quantile({q}, sum by (le) "
+                        f"(rate(soda_exporter_poll_duration_seconds_bucket{{{TARGET}}}[{RATE}])))",
+                        f"p{p}",
+                        ref=r,
+                    )
+                    for q, p, r in (("0.5", "50", "A"), ("0.9", "90", "B"))
+                ),
+                query(
+                    f"sum(rate(soda_exporter_poll_duration_seconds_sum{{{TARGET}}}[{RATE}]))\n"
+                    f"/ sum(rate(soda_exporter_poll_duration_seconds_count{{{TARGET}}}[{RATE}]))",
+                    "mean",
+                    ref="C",
+                ),
+            ],
+        ).interval(POLL_INTERVAL),
+        12,
+        8,
+    )
+    board.add(
+        timeseries_panel(
+            "Poll failures by reason",
+            "Failed poll cycles per interval, by reason (auth, timeout, connection, server_error, ...).",
+            "short",
+            [
+                query(
+                    f"sum by (reason) (increase(soda_exporter_poll_failures_total{{{TARGET}}}[{RATE}]))",
+                    "{{reason}}",
+                )
+            ],
+            stacked=True,
+            bars=True,
+        ).interval(POLL_INTERVAL),
+        12,
+        8,
+    )
+    board.add(
+        timeseries_panel(
+            "Soda Cloud API requests by endpoint and code",
+            "HTTP requests to Soda Cloud per second, retries included.",
+            "reqps",
+            [
+                query(
+                    f"sum by (endpoint, code) (rate(soda_exporter_api_requests_total{{{TARGET}}}[{RATE}]))",
+                    "{{endpoint}} {{code}}",
+                )
+            ],
+            stacked=True,
+        ).interval(POLL_INTERVAL),
+        12,
+        8,
+    )
+    board.add(
+        timeseries_panel(
+            "Poll cycles",
+            "Poll cycles started, and those skipped because Soda's ETL had not refreshed, per minute.",
+            "opm",
+            [
+                query(f"sum(rate(soda_exporter_polls_total{{{TARGET}}}[{RATE}])) * 60", "started", ref="A"),
+                query(
+                    f"sum(rate(soda_exporter_polls_skipped_total{{{TARGET}}}[{RATE}])) * 60",
+                    "skipped",
+                    ref="B",
+                ),
+            ],
+        ).interval(POLL_INTERVAL),
+        12,
+        8,
+    )
+    board.add(
+        timeseries_panel(
+            "Reporting rows skipped by reason",
+            "Reporting API rows the exporter could not use, per interval, by reason.",
+            "short",
+            [
+                query(
+                    f"sum by (reason) (increase(soda_exporter_rows_skipped_total{{{TARGET}}}[{RATE}]))",
+                    "{{reason}}",
+                )
+            ],
+            stacked=True,
+            bars=True,
+        ).interval(POLL_INTERVAL),
+        12,
+        8,
+    )
+
+
+def process_row(board: Board) -> None:
+    """Prometheus' view of the scrape, and the exporter process."""
+    board.row("Scrape and process")
+    board.add(
+        timeseries_panel(
+            "Scrape duration",
+            "How long Prometheus takes to scrape the exporter.",
+            "s",
+            [query(f"scrape_duration_seconds{{{TARGET}}}", "{{instance}}")],
+        ),
+        8,
+        8,
+    )
+    board.add(
+        timeseries_panel(
+            "Resident memory",
+            "Resident memory of the exporter process.",
+            "bytes",
+            [query(f"process_resident_memory_bytes{{{TARGET}}}", "{{instance}}")],
+        ),
+        8,
+        8,
+    )
+    board.add(
+        timeseries_panel(
+            "CPU usage",
+            "CPU time used by the exporter process, as a share of one core.",
+            "percentunit",
+            [query(f"rate(process_cpu_seconds_total{{{TARGET}}}[{RATE}])", "{{instance}}")],
+        ),
+        8,
+        8,
+    )
+
+
+def build() -> dict[str, Any]:
+    """The health dashboard as JSON-compatible data."""
+    board = Board(
+        UID, TITLE, "Health of the Soda incidents exporter: polling Soda Cloud and being scraped.", "now-6h"
+    )
+    board.variables(target_variables())
+    status_row(board)
+    polling_row(board)
+    process_row(board)
+    return board.to_dict()

@@ -1,0 +1,162 @@
+"""The "Soda Incidents — Overview" dashboard: open incidents, their age, resolution and data freshness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grafana_foundation_sdk.models import common as cm
+
+from soda_dashboards.common import (
+    AGE_STEPS,
+    BUCKET_NAMES,
+    BY_SEVERITY,
+    INCIDENTS,
+    OPEN_AGE_RECORD,
+    Board,
+    bargauge_panel,
+    heatmap_query,
+    label_variable,
+    query,
+    rename_buckets,
+    stat_panel,
+    target_variables,
+    thresholds,
+    timeseries_panel,
+)
+from soda_dashboards.overview_details import freshness_row, incidents_table, resolution_row
+
+UID = "soda-incidents-overview"
+TITLE = "Soda Incidents — Overview"
+
+COUNT_STEPS = thresholds((None, "green"), (1, "red"))
+
+
+def resolution_quantile(q: str) -> str:
+    """The resolution-duration quantile over the selected severities, from the gauge histogram."""
+    return (
+        f"histogram_quantile({q}, sum by (le) "
+        f"(soda_incident_resolution_duration_seconds_bucket{{{BY_SEVERITY}}}))"
+    )
+
+
+def summary_row(board: Board) -> None:
+    """Headline numbers."""
+    board.row("Summary")
+    stats = [
+        stat_panel(
+            "Open incidents",
+            "Incidents open now in the selected datasets and severities.",
+            "short",
+            query(f"sum(soda_incidents_open{{{INCIDENTS}}})", instant=True),
+        ),
+        stat_panel(
+            "Critical open incidents",
+            "Open incidents of severity critical.",
+            "short",
+            query(f'sum(soda_incidents_open{{{INCIDENTS}, severity="critical"}})', instant=True),
+            COUNT_STEPS,
+        ),
+        stat_panel(
+            "Oldest open incident",
+            "Age of the oldest listed open incident (recording rule " + OPEN_AGE_RECORD + ").",
+            "s",
+            query(f"topk(1, {OPEN_AGE_RECORD}{{{INCIDENTS}}})", "{{title}} ({{dataset_id}})", instant=True),
+            AGE_STEPS,
+            cm.BigValueTextMode.VALUE_AND_NAME,
+        ),
+        stat_panel(
+            "Resolved (30 days)",
+            "Incidents resolved within the exporter's resolved window.",
+            "short",
+            query(f"sum(soda_incidents_resolved{{{INCIDENTS}}})", instant=True),
+        ),
+        stat_panel(
+            "Resolution time p50",
+            "Median time from creation to resolution of incidents resolved in the window.",
+            "s",
+            query(resolution_quantile("0.5"), instant=True),
+        ),
+        stat_panel(
+            "Resolution time p90",
+            "90th percentile of time from creation to resolution of incidents resolved in the window.",
+            "s",
+            query(resolution_quantile("0.9"), instant=True),
+        ),
+    ]
+    for panel in stats:
+        board.add(panel, 4, 4)
+
+
+def open_row(board: Board) -> None:
+    """Open incidents over time, where they are, and how old they are."""
+    board.row("Open incidents: trend, datasets and age")
+    for label, name in (("severity", "severity"), ("status", "status")):
+        board.add(
+            timeseries_panel(
+                f"Open incidents by {name}",
+                f"Open incidents over time, stacked by {name}.",
+                "short",
+                [query(f"sum by ({label}) (soda_incidents_open{{{INCIDENTS}}})", f"{{{{{label}}}}}")],
+                stacked=True,
+            ),
+            12,
+            8,
+        )
+    board.add(
+        bargauge_panel(
+            "Top datasets by open incidents",
+            "The ten datasets with the most open incidents.",
+            "short",
+            query(
+                f"sort_desc(topk(10, sum by (dataset_id) (soda_incidents_open{{{INCIDENTS}}}) > 0))",
+                "{{dataset_id}}",
+                instant=True,
+            ),
+            thresholds((None, "orange")),
+        ),
+        12,
+        9,
+    )
+    board.add(
+        rename_buckets(
+            bargauge_panel(
+                "Open incident age distribution",
+                "Open incidents by age, from the soda_incident_open_age_seconds gauge histogram.",
+                "short",
+                heatmap_query(f"sum by (le) (soda_incident_open_age_seconds_bucket{{{BY_SEVERITY}}})"),
+                thresholds((None, "blue")),
+            ),
+            BUCKET_NAMES,
+        ),
+        12,
+        9,
+    )
+
+
+def build() -> dict[str, Any]:
+    """The overview dashboard as JSON-compatible data."""
+    board = Board(
+        UID, TITLE, "Open and resolved Soda Cloud incidents, from the Soda incidents exporter.", "now-7d"
+    )
+    board.variables(
+        [
+            *target_variables(),
+            label_variable(
+                "dataset",
+                "Dataset",
+                'label_values(soda_incidents_open{job=~"$job", instance=~"$instance"}, dataset_id)',
+            ),
+            label_variable(
+                "severity",
+                "Severity",
+                'label_values(soda_incidents_open{job=~"$job", instance=~"$instance"}, severity)',
+            ),
+        ]
+    )
+    summary_row(board)
+    open_row(board)
+    resolution_row(board)
+    board.row("Incident list")
+    board.add(incidents_table(), 24, 12)
+    freshness_row(board)
+    return board.to_dict()

@@ -1,0 +1,195 @@
+"""The lower rows of the overview dashboard: resolution, the open-incident table, data freshness."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import common as cb
+from grafana_foundation_sdk.builders import table
+from grafana_foundation_sdk.models import dashboard as dm
+
+from soda_dashboards.common import (
+    AGE_STEPS,
+    BUCKET_NAMES,
+    BY_SEVERITY,
+    INCIDENTS,
+    OPEN_AGE_RECORD,
+    RESOLUTION_QUANTILE_RECORD,
+    RESOLUTION_SEVERITY_QUANTILE_RECORD,
+    TARGET,
+    Board,
+    bargauge_panel,
+    heatmap_query,
+    query,
+    rename_buckets,
+    stat_panel,
+    table_query,
+    thresholds,
+    timeseries_panel,
+)
+
+TABLE_COLUMNS = {
+    "incident_id": "Incident",
+    "title": "Title",
+    "dataset_id": "Dataset",
+    "check_name": "Check",
+    "severity": "Severity",
+    "status": "Status",
+    "lead_email": "Lead",
+    "Value": "Age",
+}
+
+
+def resolution_row(board: Board) -> None:
+    """How long incidents resolved in the window took."""
+    board.row("Resolution (resolved window)")
+    board.add(
+        timeseries_panel(
+            "Resolution time trend",
+            "p50 and p90 of time to resolution over all severities (recording rule "
+            + RESOLUTION_QUANTILE_RECORD
+            + ").",
+            "s",
+            [
+                query(f'max({RESOLUTION_QUANTILE_RECORD}{{{TARGET}, quantile="{q}"}})', f"p{p}", ref=r)
+                for q, p, r in (("0.5", "50", "A"), ("0.9", "90", "B"))
+            ],
+        ),
+        12,
+        8,
+    )
+    board.add(
+        timeseries_panel(
+            "Resolution time by severity",
+            "p50 and p90 of time to resolution per severity (recording rule "
+            + RESOLUTION_SEVERITY_QUANTILE_RECORD
+            + ").",
+            "s",
+            [
+                query(
+                    f"max by (severity) "
+                    f'({RESOLUTION_SEVERITY_QUANTILE_RECORD}{{{BY_SEVERITY}, quantile="{q}"}})',
+                    f"{{{{severity}}}} p{p}",
+                    ref=r,
+                )
+                for q, p, r in (("0.5", "50", "A"), ("0.9", "90", "B"))
+            ],
+        ),
+        12,
+        8,
+    )
+    board.add(
+        rename_buckets(
+            bargauge_panel(
+                "Resolution time distribution",
+                "Incidents resolved in the window by time to resolution.",
+                "short",
+                heatmap_query(
+                    f"sum by (le) (soda_incident_resolution_duration_seconds_bucket{{{BY_SEVERITY}}})"
+                ),
+                thresholds((None, "green")),
+            ),
+            BUCKET_NAMES,
+        ),
+        12,
+        9,
+    )
+    board.add(
+        timeseries_panel(
+            "Resolved incidents by severity",
+            "Incidents resolved within the resolved window, by severity.",
+            "short",
+            [query(f"sum by (severity) (soda_incidents_resolved{{{INCIDENTS}}})", "{{severity}}")],
+            stacked=True,
+        ),
+        12,
+        9,
+    )
+
+
+def incidents_table() -> table.Panel:
+    """Open incidents with their age: soda_incident_info joined with the creation timestamps."""
+    hidden = {"Time": True, "__name__": True, "job": True, "instance": True}
+    panel: table.Panel = (
+        table.Panel()
+        .title("Open incidents")
+        .description(
+            "One row per listed open incident: soda_incident_info joined with "
+            "soda_incident_created_timestamp_seconds (recording rule " + OPEN_AGE_RECORD + ")."
+        )
+        .unit("s")
+        .with_target(table_query(f"{OPEN_AGE_RECORD}{{{INCIDENTS}}}"))
+        .with_transformation(
+            dm.DataTransformerConfig(
+                id_val="organize",
+                options={
+                    "excludeByName": hidden,
+                    "indexByName": {name: i for i, name in enumerate(TABLE_COLUMNS)},
+                    "renameByName": TABLE_COLUMNS,
+                },
+            )
+        )
+        .sort_by([cb.TableSortByFieldState().display_name("Age").desc(True)])
+        .filterable(True)
+        .thresholds(AGE_STEPS)
+    )
+    return panel
+
+
+def freshness_row(board: Board) -> None:
+    """How current the reporting data behind the numbers is."""
+    board.row("Data freshness")
+    board.add(
+        stat_panel(
+            "Reporting ETL refresh age",
+            "Time since Soda Cloud last refreshed its reporting data.",
+            "s",
+            query(
+                f"max(time() - soda_reporting_last_etl_refresh_timestamp_seconds{{{TARGET}}})", instant=True
+            ),
+            thresholds((None, "green"), (86400, "orange"), (129600, "red")),
+        ),
+        6,
+        5,
+    )
+    board.add(
+        stat_panel(
+            "Latest report date age",
+            "Time since the latest report date (midnight UTC) seen in the reporting data.",
+            "s",
+            query(f"max(time() - soda_reporting_report_date_timestamp_seconds{{{TARGET}}})", instant=True),
+            thresholds((None, "green"), (172800, "orange"), (259200, "red")),
+        ),
+        6,
+        5,
+    )
+    board.add(
+        stat_panel(
+            "Incidents left out of the table",
+            "Open incidents not listed in soda_incident_info because of the exporter's cap.",
+            "short",
+            query(f"sum(soda_incident_info_truncated{{{TARGET}}})", instant=True),
+            thresholds((None, "green"), (1, "orange")),
+        ),
+        6,
+        5,
+    )
+    board.add(
+        timeseries_panel(
+            "Reporting data age",
+            "Age of the reporting ETL refresh and of the latest report date over time.",
+            "s",
+            [
+                query(
+                    f"max(time() - soda_reporting_last_etl_refresh_timestamp_seconds{{{TARGET}}})",
+                    "ETL",
+                    ref="A",
+                ),
+                query(
+                    f"max(time() - soda_reporting_report_date_timestamp_seconds{{{TARGET}}})",
+                    "report date",
+                    ref="B",
+                ),
+            ],
+        ),
+        6,
+        5,
+    )
