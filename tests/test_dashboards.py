@@ -1,0 +1,207 @@
+"""Checks of the Grafana dashboards in grafana/: generated from code, well formed, wired to the rules."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+GRAFANA_DIR = ROOT / "grafana"
+DASHBOARD_FILES = sorted((GRAFANA_DIR / "dashboards").glob("*.json"))
+RULES_FILE = ROOT / "deploy" / "prometheus" / "soda-incidents.rules.yml"
+TARGET_VARIABLES = {"datasource", "job", "instance"}
+REQUIRED_VARIABLES = {
+    "soda-incidents-overview.json": TARGET_VARIABLES | {"dataset", "severity"},
+    "soda-exporter-health.json": TARGET_VARIABLES,
+}
+DATASOURCE_UID = "${datasource}"
+RECORDED_NAME = re.compile(r"\b[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_:]+")
+
+
+def load_dashboard_generator() -> ModuleType:
+    """Import grafana/generate.py, which is a script rather than a package module."""
+    pytest.importorskip("grafana_foundation_sdk", reason="install the test extra (grafana-foundation-sdk)")
+    name = "soda_grafana_generate"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, GRAFANA_DIR / "generate.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load(path: Path) -> dict[str, Any]:
+    """A committed dashboard as data."""
+    model: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return model
+
+
+def panels(model: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every panel of a dashboard, rows and panels inside collapsed rows included."""
+    for panel in model.get("panels", []):
+        yield panel
+        yield from panel.get("panels", [])
+
+
+def queries(model: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(panel title, PromQL expression) for every query of every panel."""
+    for panel in panels(model):
+        for target in panel.get("targets", []):
+            yield panel["title"], target["expr"]
+
+
+def recorded_names() -> set[str]:
+    """Names of the recording rules in the committed rules file."""
+    doc = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
+    return {rule["record"] for group in doc["groups"] for rule in group["rules"] if "record" in rule}
+
+
+def test_both_dashboards_are_committed() -> None:
+    """The overview and health dashboards exist."""
+    assert {p.name for p in DASHBOARD_FILES} == set(REQUIRED_VARIABLES)
+
+
+def test_committed_json_matches_generator() -> None:
+    """The committed JSON is exactly what grafana/generate.py writes."""
+    gen = load_dashboard_generator()
+    rendered = gen.rendered_dashboards()
+    assert {p.name for p in rendered} == {p.name for p in DASHBOARD_FILES}
+    for path, text in rendered.items():
+        assert path.read_text(encoding="utf-8") == text, (
+            f"{path.name} is stale: run python grafana/generate.py"
+        )
+
+
+def test_generator_check_mode_passes() -> None:
+    """``generate.py --check`` agrees the committed files are current."""
+    assert load_dashboard_generator().main(["--check"]) == 0
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
+def test_dashboard_identity(path: Path) -> None:
+    """Each dashboard has a stable uid, a title and tags, and no instance-specific id."""
+    model = load(path)
+    assert model["uid"] and len(model["uid"]) <= 40
+    assert model["title"].startswith("Soda Incidents")
+    assert "soda-incidents-exporter" in model["tags"]
+    assert "id" not in model or model["id"] is None
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
+def test_template_variables(path: Path) -> None:
+    """The datasource, job and instance variables (and dataset, severity on the overview) exist."""
+    variables = {v["name"]: v for v in load(path)["templating"]["list"]}
+    assert REQUIRED_VARIABLES[path.name] <= set(variables)
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    for name in set(variables) - {"datasource"}:
+        assert variables[name]["datasource"]["uid"] == DATASOURCE_UID, name
+        assert variables[name]["query"].startswith("label_values("), name
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
+def test_panels_use_datasource_variable_and_units(path: Path) -> None:
+    """Every panel and every query uses the datasource variable; every panel sets a unit."""
+    for panel in panels(load(path)):
+        if panel["type"] == "row":
+            continue
+        assert panel["datasource"] == {"type": "prometheus", "uid": DATASOURCE_UID}, panel["title"]
+        assert panel["fieldConfig"]["defaults"].get("unit"), f"{panel['title']} has no unit"
+        assert panel.get("description"), f"{panel['title']} has no description"
+        assert panel["targets"], f"{panel['title']} has no query"
+        ref_ids = [t["refId"] for t in panel["targets"]]
+        assert len(ref_ids) == len(set(ref_ids)), panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == DATASOURCE_UID, panel["title"]
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
+def test_panel_ids_unique_and_layout_fits(path: Path) -> None:
+    """Panel ids are unique, and panels fit the 24-column grid without overlapping."""
+    all_panels = list(panels(load(path)))
+    ids = [p["id"] for p in all_panels]
+    assert len(ids) == len(set(ids))
+    cells: set[tuple[int, int]] = set()
+    for panel in all_panels:
+        pos = panel["gridPos"]
+        assert pos["x"] >= 0 and pos["x"] + pos["w"] <= 24, panel.get("title")
+        area = {
+            (x, y) for x in range(pos["x"], pos["x"] + pos["w"]) for y in range(pos["y"], pos["y"] + pos["h"])
+        }
+        assert not cells & area, f"{panel.get('title')} overlaps another panel"
+        cells |= area
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
+def test_queries_filter_on_job_and_instance(path: Path) -> None:
+    """Every query is scoped by the job and instance variables."""
+    for title, expr in queries(load(path)):
+        assert 'job=~"$job"' in expr and 'instance=~"$instance"' in expr, title
+
+
+def test_overview_filters_on_dataset_and_severity() -> None:
+    """Queries of series that carry dataset_id or severity honour the matching variable."""
+    model = load(GRAFANA_DIR / "dashboards" / "soda-incidents-overview.json")
+    for title, expr in queries(model):
+        if "soda_incidents_open" in expr or "soda_incidents_resolved" in expr:
+            assert 'dataset_id=~"$dataset"' in expr, title
+        if "soda_reporting_" not in expr and "_truncated" not in expr and "soda:" not in expr:
+            assert 'severity=~"$severity"' in expr, title
+
+
+def test_dashboards_use_recording_rules_that_exist() -> None:
+    """Recorded series the dashboards query are defined by the rules file, and some are used."""
+    recorded = recorded_names()
+    used = {
+        name
+        for path in DASHBOARD_FILES
+        for _, expr in queries(load(path))
+        for name in RECORDED_NAME.findall(expr)
+    }
+    assert used, "the dashboards use no recording rule"
+    assert used <= recorded, f"undefined recording rules: {sorted(used - recorded)}"
+
+
+def test_overview_covers_the_required_views() -> None:
+    """The overview has the open, age, resolution, table and freshness views."""
+    model = load(GRAFANA_DIR / "dashboards" / "soda-incidents-overview.json")
+    text = "\n".join(expr for _, expr in queries(model))
+    for needle in (
+        "sum by (severity) (soda_incidents_open",
+        "sum by (status) (soda_incidents_open",
+        "sum by (dataset_id) (soda_incidents_open",
+        "soda_incident_open_age_seconds_bucket",
+        "histogram_quantile(0.5",
+        "histogram_quantile(0.9",
+        "soda:incident_open_age_seconds",
+        "soda_reporting_last_etl_refresh_timestamp_seconds",
+        "soda_reporting_report_date_timestamp_seconds",
+    ):
+        assert needle in text, needle
+    assert any(p["type"] == "table" for p in panels(model))
+
+
+def test_health_covers_the_required_views() -> None:
+    """The health dashboard shows polling, API requests, failures, last success and scrapes."""
+    model = load(GRAFANA_DIR / "dashboards" / "soda-exporter-health.json")
+    text = "\n".join(expr for _, expr in queries(model))
+    for metric in (
+        "soda_up",
+        "soda_exporter_poll_duration_seconds_bucket",
+        "soda_exporter_api_requests_total",
+        "soda_exporter_poll_failures_total",
+        "soda_exporter_last_success_timestamp_seconds",
+        "scrape_duration_seconds",
+    ):
+        assert metric in text, metric
