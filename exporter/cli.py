@@ -16,6 +16,10 @@ from exporter.soda.credentials import CredentialSource
 
 log = structlog.get_logger("exporter")
 
+# The embedded simulator's own key pair: it guards nothing but a demo.
+DEMO_KEY_ID = "demo-key-id"
+DEMO_KEY_SECRET = "demo-key-secret"
+
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {}
 
 
@@ -47,9 +51,11 @@ def run_exporter(argv: list[str]) -> int:
     if config.demo:
         from exporter.simulator import SimulatorServer, generate_organisation
 
-        simulator = SimulatorServer(generate_organisation())
+        simulator = SimulatorServer(
+            generate_organisation(), api_key_id=DEMO_KEY_ID, api_key_secret=DEMO_KEY_SECRET
+        )
         simulator.start()
-        demo_credentials = CredentialSource(key_id=simulator.api_key_id, key_secret=simulator.api_key_secret)
+        demo_credentials = CredentialSource(key_id=DEMO_KEY_ID, key_secret=DEMO_KEY_SECRET)
         config = with_demo_endpoints(config, simulator.reporting_url, simulator.cloud_url, demo_credentials)
         log.info("demo mode: polling the embedded Soda Cloud simulator", simulator=simulator.base_url)
     try:

@@ -160,6 +160,7 @@ def build_parser(prog: str = "soda-incidents-exporter") -> argparse.ArgumentPars
     """The exporter's argument parser; defaults are applied later so env vars can fill gaps."""
     parser = _OneLineParser(
         prog=prog,
+        allow_abbrev=False,
         description="Prometheus exporter for Soda Cloud incidents. Every flag can also be set "
         "through the environment variable shown; a flag wins over its variable.",
         epilog="Subcommands: 'simulate' runs the Soda Cloud simulator alone. Credentials come from "

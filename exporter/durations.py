@@ -20,7 +20,7 @@ def parse_duration(text: str) -> float:
     """Return the number of seconds in ``text``; raise ValueError when it is not a duration."""
     value = text.strip()
     if not value:
-        raise ValueError("empty duration")
+        raise ValueError("is empty, not a duration")
     try:
         seconds = float(value)
     except ValueError:
@@ -32,13 +32,11 @@ def parse_duration(text: str) -> float:
             seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
             pos = match.end()
         if pos != len(value) or pos == 0:
-            raise ValueError(
-                f"{text!r} is not a duration (use e.g. 90s, 5m, 1h, 3d or plain seconds)"
-            ) from None
+            raise ValueError("is not a duration (use e.g. 90s, 5m, 1h, 3d or plain seconds)") from None
     if seconds != seconds or seconds in (float("inf"), float("-inf")):
-        raise ValueError(f"{text!r} is not a finite duration")
+        raise ValueError("is not a finite duration")
     if seconds < 0:
-        raise ValueError(f"{text!r} is negative")
+        raise ValueError("must not be negative")
     return seconds
 
 

@@ -79,15 +79,6 @@ class ExporterRequestHandler(BaseHTTPRequestHandler):
         """Access logs stay off: scrapes every few seconds would drown the poll lines."""
 
     def _dispatch(self) -> None:
-        path = self.path.split("?", 1)[0]
-        route = self.server.routes.get(path)
-        if route is None:
-            self.send_text(HTTPStatus.NOT_FOUND, "not found\n")
-            return
-        if self.command not in route.methods:
-            allow = ", ".join(sorted(route.methods))
-            self.send_text(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed\n", {"Allow": allow})
-            return
         length = self.headers.get("Content-Length")
         if length is not None:
             try:
@@ -99,6 +90,18 @@ class ExporterRequestHandler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self.send_text(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large\n")
                 return
+        path = self.path.split("?", 1)[0]
+        route = self.server.routes.get(path)
+        if route is None or self.command not in route.methods:
+            # The body stays unread, so this connection cannot carry another request.
+            self.close_connection = length is not None
+        if route is None:
+            self.send_text(HTTPStatus.NOT_FOUND, "not found\n")
+            return
+        if self.command not in route.methods:
+            allow = ", ".join(sorted(route.methods))
+            self.send_text(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed\n", {"Allow": allow})
+            return
         route.handler(self)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _dispatch
