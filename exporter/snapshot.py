@@ -90,6 +90,8 @@ class Snapshot:
     open_total: int
     resolved_total: int
     skipped: Mapping[str, int] = field(default_factory=dict)
+    # (severity, status) of every open incident, uncapped: what an update would change is judged on it.
+    open_states: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def build_histogram(values: Iterable[float], bounds: Sequence[float]) -> Histogram:
@@ -200,6 +202,7 @@ def build_snapshot(data: PollData, now: datetime, settings: SnapshotSettings) ->
         open_total=len(incidents),
         resolved_total=sum(resolved_counts.values()),
         skipped=dict(skipped),
+        open_states={inc.incident_id: (inc.severity, inc.status) for inc in incidents},
     )
 
 
