@@ -1,0 +1,70 @@
+"""The standalone simulator process: flags, credentials from the environment, clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from exporter.simulator.cli import add_simulator_arguments, parse_listen_address
+
+
+def test_flags_and_defaults() -> None:
+    parser = argparse.ArgumentParser()
+    add_simulator_arguments(parser)
+    defaults = parser.parse_args([])
+    assert defaults.web_listen_address == ("127.0.0.1", 8080)
+    assert (defaults.simulator_seed, defaults.simulator_incidents, defaults.simulator_datasets) == (
+        42,
+        300,
+        40,
+    )
+    assert (defaults.simulator_days, defaults.simulator_page_delay) == (120, 0.0)
+    args = parser.parse_args(
+        ["--web.listen-address", ":9999", "--simulator.seed", "5", "--simulator.page-delay", "0.5"]
+    )
+    assert args.web_listen_address == ("0.0.0.0", 9999)
+    assert (args.simulator_seed, args.simulator_page_delay) == (5, 0.5)
+    assert parse_listen_address("[::1]:80") == ("::1", 80)
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_listen_address("localhost")
+
+
+def test_process_serves_until_sigterm() -> None:
+    env = {**os.environ, "SODA_API_KEY_ID": "cli-id", "SODA_API_KEY_SECRET": "cli-secret"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "exporter.simulator",
+            "--web.listen-address",
+            "127.0.0.1:0",
+            "--simulator.incidents",
+            "30",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stderr is not None
+        banner = process.stderr.readline()
+        match = re.search(r"listening on (http://\S+) ", banner)
+        assert match, banner
+        base = match.group(1)
+        assert requests.get(base + "/v1/ping", timeout=5).status_code == 200
+        headers = {"X-API-KEY-ID": "cli-id", "X-API-KEY-SECRET": "cli-secret"}
+        response = requests.post(base + "/v1/impact/incidents", json={}, headers=headers, timeout=5)
+        assert response.status_code == 200 and response.json()["total"] > 0
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
