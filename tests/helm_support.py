@@ -8,7 +8,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
 
@@ -53,10 +53,11 @@ def helm() -> ModuleType:
 def kube_validate() -> ModuleType:
     """The kubernetes-validate module."""
     try:
-        import kubernetes_validate
+        import kubernetes_validate  # type: ignore[import-untyped]
     except ImportError as exc:
         _unavailable("kubernetes-validate", exc)
-    return kubernetes_validate
+    module: ModuleType = kubernetes_validate
+    return module
 
 
 def load_values(name: str) -> dict[str, Any]:

@@ -175,9 +175,9 @@ def test_no_plain_text_secrets_in_the_pod_spec() -> None:
     volume = next(v for v in pod_spec(docs)["volumes"] if v["name"] == "credentials")
     assert volume["secret"]["secretName"] == f"{RELEASE}-soda-incidents-exporter"
     assert volume["secret"]["defaultMode"] == 0o440
-    secret = only(docs, "Secret")
-    assert set(secret["data"]) == {"api-key-id", "api-key-secret"}
-    assert "stringData" not in secret
+    created = only(docs, "Secret")
+    assert set(created["data"]) == {"api-key-id", "api-key-secret"}
+    assert "stringData" not in created
 
 
 def test_existing_secret_is_mounted_and_no_secret_is_created() -> None:

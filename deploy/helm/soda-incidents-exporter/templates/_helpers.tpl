@@ -123,13 +123,20 @@ A threshold as text: numbers without Go's float notation (129600, not 1.296e+05)
 
 {{/*
 Seconds as a short duration, exactly like human_seconds() in deploy/prometheus/generate.py
-(129600 -> 36h, 604800 -> 7d, 90 -> 90s); used for thresholds quoted in alert descriptions.
+(129600 -> 36h, 172800 -> 2d, 86400 -> 24h, 90 -> 90s); used for thresholds quoted in alert text.
 */}}
 {{- define "soda-incidents-exporter.humanSeconds" -}}
 {{- $v := int64 . }}
-{{- if and (ge $v 86400) (eq (mod $v 86400) 0) (or (eq (mod $v 604800) 0) (ge $v 172800)) }}{{ div $v 86400 }}d
+{{- if and (ge $v 172800) (eq (mod $v 86400) 0) }}{{ div $v 86400 }}d
 {{- else if and (ge $v 3600) (eq (mod $v 3600) 0) }}{{ div $v 3600 }}h
 {{- else if and (ge $v 60) (eq (mod $v 60) 0) }}{{ div $v 60 }}m
 {{- else }}{{ $v }}s
 {{- end }}
+{{- end }}
+
+{{/*
+A ratio as a percentage, exactly like percent() in deploy/prometheus/generate.py (0.5 -> 50%).
+*/}}
+{{- define "soda-incidents-exporter.percent" -}}
+{{- printf "%.6g%%" (mulf . 100) }}
 {{- end }}
