@@ -1,0 +1,96 @@
+"""The console script as a real process: demo mode, JSON logs, redaction and clean SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from exporter.simulator import SimulatorServer
+from tests.conftest import KEY_ID, KEY_SECRET, free_port, wait_until
+
+
+def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start the console script with stderr captured to ``log``."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SODA_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "exporter.cli", *args],
+        env={**base, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
+
+
+def json_lines(log: Path) -> list[dict[str, object]]:
+    """Every log line, parsed (fails the test if one is not JSON)."""
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Processes started by a test, killed at teardown if still running."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
+def test_demo_serves_metrics_and_stops_on_sigterm_within_5s(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    port = free_port()
+    log = tmp_path / "demo.log"
+    proc = spawn(["--demo", "--web.listen-address", f"127.0.0.1:{port}"], {}, log)
+    processes.append(proc)
+
+    def ready() -> bool:
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    wait_until(ready, timeout=30)
+    body = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    assert "soda_incidents_open{" in body and "soda_up 1.0" in body
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=5) == 0
+    assert time.monotonic() - started < 5
+    events = [line["event"] for line in json_lines(log)]
+    assert events.count("poll") == 1
+    assert events[-1] == "stopped"
+
+
+def test_logs_are_json_one_line_per_cycle_and_never_show_the_secret(
+    simulator: SimulatorServer, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    port = free_port()
+    log = tmp_path / "run.log"
+    env = {
+        "SODA_REPORTING_URL": simulator.reporting_url,
+        "SODA_API_KEY_ID": KEY_ID,
+        "SODA_API_KEY_SECRET": KEY_SECRET + "-but-wrong",
+    }
+    proc = spawn(["--web.listen-address", f"127.0.0.1:{port}", "--poll.interval", "1s"], env, log)
+    processes.append(proc)
+    wait_until(lambda: sum('"poll"' in line for line in log.read_text().splitlines()) >= 2, timeout=30)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=5)
+    text = log.read_text()
+    assert KEY_SECRET not in text
+    polls = [line for line in json_lines(log) if line["event"] == "poll"]
+    assert len(polls) >= 2
+    for line in polls:
+        assert line["outcome"] == "failure"
+        assert line["reason"] == "auth"
+        assert "Traceback" not in json.dumps(line)
