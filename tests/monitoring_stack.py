@@ -1,0 +1,159 @@
+"""Processes and helpers for the monitoring end-to-end test: simulator, exporter, Prometheus, Alertmanager."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def exporter_command() -> list[str]:
+    """How to run the project's console script from the test's own interpreter environment."""
+    script = shutil.which("soda-incidents-exporter", path=str(Path(sys.executable).parent))
+    return [script] if script else [sys.executable, "-m", "exporter.cli"]
+
+
+class Processes:
+    """Child processes started by a test, each logging to a file, all stopped together."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.started: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start(
+        self, name: str, argv: Sequence[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start ``argv`` with output to ``<log_dir>/<name>.log``."""
+        log = (self.log_dir / f"{name}.log").open("wb")
+        proc = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.log_dir)
+        log.close()
+        self.started.append((name, proc))
+        return proc
+
+    def logs(self) -> str:
+        """The tail of every process log, for assertion messages."""
+        parts = []
+        for name, proc in self.started:
+            text = (self.log_dir / f"{name}.log").read_text(errors="replace")
+            parts.append(f"--- {name} (exit {proc.poll()}) ---\n{text[-3000:]}")
+        return "\n".join(parts)
+
+    def stop(self) -> None:
+        """Terminate every process, killing those that do not exit within a few seconds."""
+        for _, proc in reversed(self.started):
+            if proc.poll() is None:
+                proc.terminate()
+        for _, proc in reversed(self.started):
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float, on_fail: Callable[[], str]) -> T:
+    """Call ``probe`` until it returns something truthy; fail with ``on_fail()`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(requests.RequestException, OSError, ValueError, KeyError):
+            result = probe()
+            if result:
+                return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{on_fail()}")
+        time.sleep(0.25)
+
+
+def http_ok(url: str) -> bool:
+    """True when ``url`` answers 200."""
+    return requests.get(url, timeout=2).status_code == 200
+
+
+def tcp_open(port: int) -> bool:
+    """True when something accepts connections on 127.0.0.1:``port``."""
+    with socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+
+
+class PrometheusAPI:
+    """The few calls of Prometheus' HTTP API the test makes."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def query(self, expr: str) -> dict[str, Any]:
+        """Run an instant query; return the whole JSON reply (status "error" included)."""
+        reply = requests.get(f"{self.base}/api/v1/query", params={"query": expr}, timeout=10)
+        body: dict[str, Any] = reply.json()
+        return body
+
+    def series(self, expr: str) -> list[dict[str, Any]]:
+        """The result vector of an instant query that must succeed."""
+        body = self.query(expr)
+        assert body["status"] == "success", f"{expr}: {body.get('error')}"
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
+
+    def rules(self) -> list[dict[str, Any]]:
+        """Every loaded rule with its health."""
+        reply = requests.get(f"{self.base}/api/v1/rules", timeout=10).json()
+        return [rule for group in reply["data"]["groups"] for rule in group["rules"]]
+
+
+class Webhook:
+    """An HTTP listener that records the Alertmanager webhook notifications it receives."""
+
+    def __init__(self) -> None:
+        self.notifications: list[dict[str, Any]] = []
+        received = self.notifications
+
+        class Handler(BaseHTTPRequestHandler):
+            """Store each POSTed JSON body."""
+
+            def do_POST(self) -> None:
+                """Record a notification and answer 200."""
+                length = int(self.headers.get("Content-Length", "0"))
+                received.append(json.loads(self.rfile.read(length)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Stay quiet."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Webhook:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def alerts(self) -> Iterator[dict[str, Any]]:
+        """Every alert of every notification received so far."""
+        for notification in list(self.notifications):
+            yield from notification.get("alerts", [])
