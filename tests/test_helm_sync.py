@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -13,6 +14,7 @@ import yaml
 
 from exporter import config
 from tests.helm_support import (
+    CHART,
     RELEASE,
     ROOT,
     chart_defaults,
@@ -186,3 +188,35 @@ def test_rendered_args_are_accepted_by_the_exporter(values_file: str) -> None:
     namespace = config.build_parser().parse_args(args)
     resolved = config.resolve_flags(namespace, {})
     assert resolved["web_listen_address"] == ("", chart_defaults()["web"]["port"])
+
+
+def _undocumented_values(text: str) -> list[str]:
+    """Leaf keys of values.yaml with no helm-docs ``# --`` comment on them or on an enclosing key."""
+    missing: list[str] = []
+    stack: list[tuple[int, str, bool]] = []
+    pending = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("# --"):
+            pending = True
+            continue
+        if stripped.startswith("#"):
+            continue
+        match = re.match(r"^(\s*)([A-Za-z_][\w.-]*):(.*)$", line)
+        if not match:
+            pending = False if not stripped else pending
+            continue
+        indent = len(match[1])
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        documented = pending or any(d for _, _, d in stack)
+        if match[3].strip() and not documented:
+            missing.append(".".join([k for _, k, _ in stack] + [match[2]]))
+        stack.append((indent, match[2], documented))
+        pending = False
+    return missing
+
+
+def test_every_value_has_a_helm_docs_comment() -> None:
+    assert _undocumented_values((CHART / "values.yaml").read_text(encoding="utf-8")) == []
+    assert _undocumented_values("a:\n  # -- yes\n  b: 1\n  c: 2\n") == ["a.c"]
