@@ -108,53 +108,29 @@ def alert(
     }
 
 
+OPEN_AGE_EXPR = (
+    "soda_incident_info{selector}\n"
+    f"  * on ({TARGET_LABELS}, incident_id) group_left ()\n"
+    "  (time() - soda_incident_created_timestamp_seconds)\n"
+)
+
+
 def unattended_expr(t: Mapping[str, Any]) -> str:
     """Open incidents still ``reported`` past the threshold, computed from the raw series."""
-    return (
-        'soda_incident_info{status="reported"}\n'
-        f"  * on ({TARGET_LABELS}, incident_id) group_left ()\n"
-        "  (time() - soda_incident_created_timestamp_seconds)\n"
-        f"> {t['unattended_seconds']}\n"
-    )
+    return OPEN_AGE_EXPR.format(selector='{status="reported"}') + f"> {t['unattended_seconds']}\n"
 
 
 def recording_rules() -> list[dict[str, Any]]:
     """Recording rules for the queries the dashboards and alerts run most."""
-    rules: list[dict[str, Any]] = [
-        {
-            "record": OPEN_AGE_RECORD,
-            "expr": (
-                "soda_incident_info\n"
-                f"  * on ({TARGET_LABELS}, incident_id) group_left ()\n"
-                "  (time() - soda_incident_created_timestamp_seconds)\n"
-            ),
-        }
-    ]
-    for quantile in ("0.5", "0.9"):
-        rules.append(
-            {
-                "record": RESOLUTION_QUANTILE_RECORD,
-                "expr": (
-                    f"histogram_quantile({quantile},\n"
-                    f"  sum by ({TARGET_LABELS}, le) (soda_incident_resolution_duration_seconds_bucket)\n"
-                    ")\n"
-                ),
-                "labels": {"quantile": quantile},
-            }
-        )
-    for quantile in ("0.5", "0.9"):
-        rules.append(
-            {
-                "record": RESOLUTION_SEVERITY_QUANTILE_RECORD,
-                "expr": (
-                    f"histogram_quantile({quantile},\n"
-                    f"  sum by ({TARGET_LABELS}, severity, le) "
-                    "(soda_incident_resolution_duration_seconds_bucket)\n"
-                    ")\n"
-                ),
-                "labels": {"quantile": quantile},
-            }
-        )
+    rules: list[dict[str, Any]] = [{"record": OPEN_AGE_RECORD, "expr": OPEN_AGE_EXPR.format(selector="")}]
+    for record, by in ((RESOLUTION_QUANTILE_RECORD, ""), (RESOLUTION_SEVERITY_QUANTILE_RECORD, "severity, ")):
+        for quantile in ("0.5", "0.9"):
+            expr = (
+                f"histogram_quantile({quantile},\n"
+                f"  sum by ({TARGET_LABELS}, {by}le) (soda_incident_resolution_duration_seconds_bucket)\n"
+                ")\n"
+            )
+            rules.append({"record": record, "expr": expr, "labels": {"quantile": quantile}})
     return rules
 
 
