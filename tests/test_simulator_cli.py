@@ -25,7 +25,11 @@ def test_flags_and_defaults() -> None:
         300,
         40,
     )
-    assert (defaults.simulator_days, defaults.simulator_page_delay) == (120, 0.0)
+    assert (defaults.simulator_days, defaults.simulator_page_delay, defaults.simulator_faults) == (
+        120,
+        0.0,
+        None,
+    )
     args = parser.parse_args(
         ["--web.listen-address", ":9999", "--simulator.seed", "5", "--simulator.page-delay", "0.5"]
     )

@@ -2,15 +2,19 @@
 
 from exporter.simulator.cli import add_simulator_arguments, main, run_simulator
 from exporter.simulator.cloud_api import UpdateRecord
+from exporter.simulator.faults import FAULT_KINDS, FaultPlan, FaultRule
 from exporter.simulator.generator import generate_organisation
 from exporter.simulator.model import SEVERITIES, STATUSES, Dataset, Incident, IncidentState, StateChange
 from exporter.simulator.organisation import Organisation
 from exporter.simulator.server import RequestRecord, SimulatorServer
 
 __all__ = [
+    "FAULT_KINDS",
     "SEVERITIES",
     "STATUSES",
     "Dataset",
+    "FaultPlan",
+    "FaultRule",
     "Incident",
     "IncidentState",
     "Organisation",

@@ -8,8 +8,10 @@ import signal
 import sys
 import threading
 from datetime import datetime
+from pathlib import Path
 from types import FrameType
 
+from exporter.simulator.faults import FaultPlan
 from exporter.simulator.generator import generate_organisation
 from exporter.simulator.server import SimulatorServer
 
@@ -55,6 +57,14 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
         help="simulated current time (default: the wall clock at start-up)",
     )
     parser.add_argument(
+        "--simulator.faults",
+        dest="simulator_faults",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="fault injection scenario (JSON or YAML)",
+    )
+    parser.add_argument(
         "--simulator.page-delay",
         dest="simulator_page_delay",
         type=float,
@@ -80,6 +90,7 @@ def build_server(args: argparse.Namespace) -> SimulatorServer:
         port=port,
         api_key_id=os.environ.get("SODA_API_KEY_ID") or DEFAULT_KEY_ID,
         api_key_secret=os.environ.get("SODA_API_KEY_SECRET") or DEFAULT_KEY_SECRET,
+        faults=FaultPlan.from_file(args.simulator_faults) if args.simulator_faults else None,
         page_delay_seconds=args.simulator_page_delay,
     )
 

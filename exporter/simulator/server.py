@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -15,6 +17,8 @@ from urllib.parse import urlsplit
 from exporter.simulator.auth import KeyStore, SlidingWindowLimiter
 from exporter.simulator.cloud_api import PREFIX as CLOUD_PREFIX
 from exporter.simulator.cloud_api import CloudApi, UpdateRecord
+from exporter.simulator.fault_effects import Wire, damage, delay, request_info, reshape_page, terminal_reply
+from exporter.simulator.faults import DATA_KINDS, PRE_KINDS, TERMINAL_KINDS, WIRE_KINDS, FaultPlan
 from exporter.simulator.organisation import Organisation
 from exporter.simulator.replies import Reply, Request, cloud_error
 from exporter.simulator.reporting_api import PAGINATED_PATHS, ReportingApi
@@ -73,17 +77,29 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self.server.simulator._serve(request, self)
 
-    def send_reply(self, reply: Reply) -> None:
-        """Write ``reply`` in full."""
-        body = reply.body()
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in reply.headers.items():
+    def send_wire(self, wire: Wire) -> None:
+        """Write the reply, or only its start followed by a reset when the wire says to cut."""
+        self.send_response(wire.status)
+        self.send_header("Content-Type", wire.content_type)
+        self.send_header("Content-Length", str(len(wire.body)))
+        for name, value in wire.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        if self.command == "HEAD":
+            return
+        if wire.cut_at is None:
+            self.wfile.write(wire.body)
+            return
+        self.wfile.write(wire.body[: wire.cut_at])
+        self.wfile.flush()
+        time.sleep(0.05)  # let the partial body reach the client before the connection dies
+        if wire.rst:
+            # Linger 0 turns close() into a TCP RST instead of an orderly FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        else:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        self.connection.close()
+        self.close_connection = True
 
 
 class SimulatorServer:
@@ -97,6 +113,7 @@ class SimulatorServer:
         port: int = 0,
         api_key_id: str = "demo-key-id",
         api_key_secret: str = "demo-key-secret",
+        faults: FaultPlan | None = None,
         page_delay_seconds: float = 0.0,
         update_rate_limit: int = 10,
         update_rate_window_seconds: float = 60.0,
@@ -112,6 +129,8 @@ class SimulatorServer:
         self.page_delay_seconds = page_delay_seconds
         self.keys = KeyStore({api_key_id: api_key_secret, **(extra_keys or {})}, forbidden_key_ids)
         self.requests_log: list[RequestRecord] = []
+        self._faults = faults
+        self._faults_lock = threading.Lock()
         self._log_lock = threading.Lock()
         self._httpd = _HTTPServer((host, port), self)
         self._thread: threading.Thread | None = None
@@ -178,6 +197,17 @@ class SimulatorServer:
     ) -> None:
         self.stop()
 
+    @property
+    def faults(self) -> FaultPlan | None:
+        """The fault plan in force."""
+        with self._faults_lock:
+            return self._faults
+
+    def set_faults(self, plan: FaultPlan | None) -> None:
+        """Swap the fault plan (None: no faults) for the requests that arrive from now on."""
+        with self._faults_lock:
+            self._faults = plan
+
     def clear_records(self) -> None:
         """Forget logged requests and updates, and reset the rate limits."""
         with self._log_lock:
@@ -187,22 +217,38 @@ class SimulatorServer:
         self.cloud.login_limiter.reset()
 
     def _answer(self, request: Request) -> Reply:
-        if request.path == REPORTING_PREFIX or request.path.startswith(REPORTING_PREFIX + "/"):
-            reply = self.reporting.handle(request)
-        elif request.path.startswith(CLOUD_PREFIX):
-            reply = self.cloud.handle(request)
-        else:
-            reply = cloud_error(404, "not_found", f"No endpoint {request.method} {request.path}")
+        try:
+            reply = self._route(request)
+        except Exception:
+            # A simulator bug must surface in the test output, but as an HTTP answer, not a dead socket.
+            traceback.print_exc()
+            return Reply(500, {"detail": "Internal Server Error"})
         if request.path in PAGINATED_PATHS and self.page_delay_seconds > 0:
             time.sleep(self.page_delay_seconds)
         return reply
 
+    def _route(self, request: Request) -> Reply:
+        if request.path == REPORTING_PREFIX or request.path.startswith(REPORTING_PREFIX + "/"):
+            return self.reporting.handle(request)
+        if request.path.startswith(CLOUD_PREFIX):
+            return self.cloud.handle(request)
+        return cloud_error(404, "not_found", f"No endpoint {request.method} {request.path}")
+
     def _serve(self, request: Request, handler: _Handler) -> None:
-        reply = self._answer(request)
-        self._record(request, reply.status)
+        plan = self.faults
+        info = request_info(request)
+        pre = plan.take(info, PRE_KINDS) if plan is not None else []
+        delay(pre)
+        terminal = next((rule for rule in pre if rule.kind in TERMINAL_KINDS), None)
+        reply = terminal_reply(terminal, request) if terminal is not None else self._answer(request)
+        if plan is not None and reply.page is not None and reply.status == 200:
+            for rule in plan.take(info, DATA_KINDS):
+                reshape_page(rule, reply.page)
+        wire = damage(reply, plan.take(info, WIRE_KINDS) if plan is not None else [])
+        self._record(request, wire.status)
         try:
-            handler.send_reply(reply)
-        except (BrokenPipeError, ConnectionResetError):
+            handler.send_wire(wire)
+        except OSError:  # the client went away (for instance it timed out during a delay fault)
             handler.close_connection = True
 
     def _record(self, request: Request, status: int) -> None:
