@@ -41,7 +41,7 @@ def test_chart_metadata_follows_the_package_version() -> None:
 
 
 def test_every_values_file_is_in_the_matrix() -> None:
-    assert {"defaults", "all-enabled", "existing-secret", "custom-labels"} <= set(VALUES_FILES)
+    assert {"defaults", "all-enabled", "existing-secret", "custom-labels", "webhook"} <= set(VALUES_FILES)
 
 
 @pytest.mark.parametrize("values_file", VALUES_FILES)
@@ -266,3 +266,15 @@ def test_templates_render_without_leftover_markers() -> None:
     for text in render_raw(load_values("all-enabled")).values():
         assert "<no value>" not in text
         assert "HELMTHRESHOLD" not in text
+
+
+def test_webhook_token_is_mounted_from_its_secret_and_required() -> None:
+    docs = render(load_values("webhook"))
+    args = container(docs)["args"]
+    assert "--webhook.enable" in args and "--webhook.dry-run" in args
+    assert "--webhook.token-file=/etc/soda-incidents-exporter/webhook/token" in args
+    volume = next(v for v in pod_spec(docs)["volumes"] if v["name"] == "webhook-token")
+    assert volume["secret"]["secretName"] == "soda-webhook-token"
+    assert not any(a.startswith("--webhook.") for a in container(render())["args"])
+    with pytest.raises(helm().HelmRenderError, match=r"webhook\.tokenSecret"):
+        render({"webhook": {"enabled": True}})
