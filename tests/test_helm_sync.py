@@ -118,7 +118,15 @@ def test_actions_rule_is_optional_and_matches_the_committed_example() -> None:
 
 
 def test_additional_rule_labels_reach_alerts_only() -> None:
-    groups = _rule_groups(load_values("all-enabled"))
+    values = load_values("all-enabled")
+    values["prometheusRule"]["additionalRuleLabels"].update({"severity": "info", "soda_action": "none"})
+    groups = _rule_groups(values)
+    escalate = [r for g in groups if g["name"].endswith(".actions") for r in g["rules"]]
+    assert escalate and all(r["labels"]["soda_action"] == "escalate" for r in escalate)
+    assert {r["labels"]["severity"] for g in groups for r in g["rules"] if "alert" in r} == {
+        "warning",
+        "critical",
+    }
     for rule in (r for g in groups for r in g["rules"]):
         if "alert" in rule:
             assert rule["labels"]["team"] == "data-platform"
