@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass
@@ -106,9 +107,16 @@ def _as_str(value: Any) -> str | None:
 
 
 def _as_datetime(value: Any) -> datetime | None:
+    # Pydantic v1 also takes Unix times, as numbers or numeric strings, in seconds or milliseconds.
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = float(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = value / 1000 if abs(value) > 2e10 else value
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        try:
+            return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return None
     if not isinstance(value, str):
         return None
     match = _DATETIME_RE.match(value)
@@ -193,7 +201,7 @@ class _Body:
 
     def timestamp(self, name: str, default: datetime) -> datetime:
         raw = self.body.get(name)
-        if raw is None:
+        if raw is None:  # the window bounds are optional: null means "use the default"
             return default
         value = _as_datetime(raw)
         if value is None:
