@@ -81,7 +81,8 @@ class Exporter:
     def stop(self, timeout: float = 4.0) -> None:
         """Stop polling and serving; returns within ``timeout`` seconds."""
         self.stop_event.set()
-        self.server.shutdown()
+        if self._threads:  # shutdown() waits for serve_forever, which only runs once started
+            self.server.shutdown()
         self.server.server_close()
         self.client.close()
         for thread in self._threads:
