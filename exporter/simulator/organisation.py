@@ -84,6 +84,12 @@ class Organisation:
             self._version += 1
             self._cache.clear()
 
+    def _data_changed(self) -> None:
+        # The simulator refreshes its reporting data at once after a change, as if Soda's nightly ETL
+        # had just run, so an ETL-aware poller sees the change on its next cycle.
+        self._version += 1
+        self._etl_refresh_at = max(self.etl_refresh_at, datetime.now(timezone.utc))
+
     def is_gone(self, incident: Incident) -> bool:
         """True once the incident is deleted: from then on it has no rows on any report date."""
         return incident.deleted_at is not None and incident.deleted_at <= self.now
@@ -164,7 +170,7 @@ class Organisation:
                 incident.description = description
             if resolution_notes is not None:
                 incident.resolution_notes = resolution_notes
-            self._version += 1
+            self._data_changed()
             return incident
 
     def add_incident(self, incident: Incident) -> None:
@@ -172,7 +178,7 @@ class Organisation:
         with self._lock:
             incident.changes.sort(key=lambda change: change.at)
             self.incidents.append(incident)
-            self._version += 1
+            self._data_changed()
 
     def delete_incident(self, incident_id: str, at: datetime | None = None) -> None:
         """Delete an incident as of ``at`` (default now); KeyError if unknown."""
@@ -181,7 +187,7 @@ class Organisation:
             if incident is None:
                 raise KeyError(incident_id)
             incident.deleted_at = self.now if at is None else as_utc(at)
-            self._version += 1
+            self._data_changed()
 
     def dataset_rows(self, dataset_ids: list[str] | None = None) -> list[dict[str, Any]]:
         """All ``DatasetsData`` rows, optionally only those of ``dataset_ids``."""
