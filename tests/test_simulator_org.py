@@ -355,3 +355,13 @@ def test_report_dates_are_utc_days(history: Organisation) -> None:
     late = datetime(2026, 3, 13, 23, 30, tzinfo=timezone(timedelta(hours=-5)))  # 04:30 UTC on the 14th
     rows = history.incident_rows("unresolved", late, late)
     assert {row["report_date"] for row in rows} == {date(2026, 3, 14).isoformat()}
+
+
+def test_stop_cuts_kept_alive_connections(history: Organisation) -> None:
+    sim = SimulatorServer(history)
+    sim.start()
+    session = requests.Session()
+    assert session.get(sim.reporting_url + "/ping", timeout=5).status_code == 200
+    sim.stop()
+    with pytest.raises(requests.exceptions.ConnectionError):
+        session.get(sim.reporting_url + "/ping", timeout=5)
