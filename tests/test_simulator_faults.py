@@ -15,7 +15,14 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from exporter.simulator import FaultPlan, FaultRule, Organisation, SimulatorServer, generate_organisation
+from exporter.simulator import (
+    FAULT_KINDS,
+    FaultPlan,
+    FaultRule,
+    Organisation,
+    SimulatorServer,
+    generate_organisation,
+)
 from exporter.simulator.cli import add_simulator_arguments, build_server
 
 NOW = datetime(2026, 5, 2, 9, 30, tzinfo=timezone.utc)
@@ -303,6 +310,12 @@ def test_scenario_files(tmp_path: Path, org: Organisation) -> None:
         assert server.faults == FaultPlan.from_dict(scenario)
     finally:
         server.stop()
+
+
+def test_example_scenario_names_every_kind() -> None:
+    plan = FaultPlan.from_file(Path(__file__).parent / "data" / "simulator" / "faults-example.yaml")
+    assert {rule.kind for rule in plan.rules} == FAULT_KINDS
+    assert plan.seed == 7
 
 
 @pytest.mark.parametrize(
