@@ -85,7 +85,11 @@ class _Handler(BaseHTTPRequestHandler):
         """Stay quiet: the request log is the record."""
 
     def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.send_error(400, "Bad Content-Length")
+            return
         body = self.rfile.read(length) if length > 0 else b""
         try:
             decoded = json.loads(body) if body.strip() else None
@@ -145,6 +149,7 @@ class SimulatorServer:
         retry_after_header: bool = True,
         extra_keys: dict[str, str] | None = None,
         forbidden_key_ids: set[str] | None = None,
+        request_log_limit: int = 100_000,
     ) -> None:
         self.organisation = organisation
         self.api_key_id = api_key_id
@@ -152,6 +157,7 @@ class SimulatorServer:
         self.page_delay_seconds = page_delay_seconds
         self.keys = KeyStore({api_key_id: api_key_secret, **(extra_keys or {})}, forbidden_key_ids)
         self.requests_log: list[RequestRecord] = []
+        self.request_log_limit = request_log_limit
         self._faults = faults
         self._faults_lock = threading.Lock()
         self._log_lock = threading.Lock()
@@ -281,3 +287,6 @@ class SimulatorServer:
         )
         with self._log_lock:
             self.requests_log.append(record)
+            # A long-running demo must not grow without bound: drop the oldest tenth when full.
+            if len(self.requests_log) > self.request_log_limit:
+                del self.requests_log[: max(1, self.request_log_limit // 10)]
