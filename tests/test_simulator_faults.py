@@ -81,7 +81,7 @@ def raw_exchange(sim: SimulatorServer, body: dict[str, Any]) -> tuple[dict[str, 
     )
     received = b""
     error: OSError | None = None
-    with socket.create_connection((address.hostname, address.port), timeout=5) as sock:
+    with socket.create_connection((address.hostname, address.port or 80), timeout=5) as sock:
         sock.sendall(head.encode() + payload)
         try:
             while chunk := sock.recv(65536):
