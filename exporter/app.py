@@ -10,6 +10,7 @@ import structlog
 
 from exporter.logs import add_secret_source
 from exporter.metrics import ExporterMetrics
+from exporter.organizations import Organization
 from exporter.poller import Poller
 from exporter.server import ExporterHTTPServer
 from exporter.settings import Config
@@ -34,30 +35,43 @@ class Exporter:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.stop_event = threading.Event()
-        self.metrics = ExporterMetrics()
+        self.metrics = ExporterMetrics(("organization",) if config.labelled else ())
         self.state = ExporterState(self.metrics)
-        self.metrics.init_organization(())
-        add_secret_source(_secrets_of(config.credentials))
-        counter = self.metrics.api_requests
-
-        def count_request(endpoint: str, code: str) -> None:
-            counter.labels(endpoint, code).inc()
-
-        self.client = ReportingClient(
-            config.reporting_url,
-            config.credentials,
-            page_size=config.page_size,
-            concurrency=config.concurrency,
-            on_request=count_request,
-            read_timeout=config.request_timeout,
-            retries=config.retries,
-            max_retry_after=config.max_retry_after,
-        )
-        self.poller = Poller(self.client, self.state, self.metrics, config.poll)
+        self.pollers = [self._poller_for(org) for org in config.organizations]
+        # The first organisation's parts, for single-organisation callers.
+        self.poller = self.pollers[0]
+        self.client = self.poller.client
         self.server = ExporterHTTPServer(
             (config.listen_host, config.listen_port), self.state, config.telemetry_path, config.max_workers
         )
         self._threads: list[threading.Thread] = []
+
+    def _poller_for(self, org: Organization) -> Poller:
+        values: tuple[str, ...] = (org.name or "",) if self.config.labelled else ()
+        labels = (("organization", org.name or ""),) if self.config.labelled else ()
+        self.metrics.init_organization(values)
+        add_secret_source(_secrets_of(org.credentials))
+        counter = self.metrics.api_requests
+
+        def count_request(endpoint: str, code: str) -> None:
+            counter.labels(*values, endpoint, code).inc()
+
+        client = ReportingClient(
+            org.reporting_url,
+            org.credentials,
+            page_size=self.config.page_size,
+            concurrency=self.config.concurrency,
+            on_request=count_request,
+            read_timeout=self.config.request_timeout,
+            retries=self.config.retries,
+            max_retry_after=self.config.max_retry_after,
+        )
+        settings = self.config.poll
+        if org.poll_interval_seconds is not None:
+            settings = replace(settings, interval_seconds=org.poll_interval_seconds)
+        return Poller(
+            client, self.state, self.metrics, settings, organization=org.name or "default", labels=labels
+        )
 
     @property
     def port(self) -> int:
@@ -66,7 +80,8 @@ class Exporter:
 
     def start(self) -> None:
         """Start polling and serving in background threads."""
-        self._threads.append(self.poller.start(self.stop_event))
+        for poller in self.pollers:
+            self._threads.append(poller.start(self.stop_event))
         thread = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
         thread.start()
         self._threads.append(thread)
@@ -74,7 +89,8 @@ class Exporter:
             "started",
             listen=f"{self.config.listen_host or '0.0.0.0'}:{self.port}",
             telemetry_path=self.config.telemetry_path,
-            reporting_url=self.config.reporting_url,
+            organizations=[p.organization for p in self.pollers],
+            reporting_urls=[p.client.http.base_url for p in self.pollers],
             poll_interval_seconds=self.config.poll.interval_seconds,
         )
 
@@ -84,7 +100,8 @@ class Exporter:
         if self._threads:  # shutdown() waits for serve_forever, which only runs once started
             self.server.shutdown()
         self.server.server_close()
-        self.client.close()
+        for poller in self.pollers:
+            poller.client.close()
         for thread in self._threads:
             thread.join(timeout / max(1, len(self._threads)))
         log.info("stopped")
@@ -94,4 +111,11 @@ def with_demo_endpoints(
     config: Config, reporting_url: str, cloud_url: str, credentials: CredentialSource
 ) -> Config:
     """The same config pointed at an embedded simulator."""
-    return replace(config, reporting_url=reporting_url, cloud_url=cloud_url, credentials=credentials)
+    org = Organization(config.organizations[0].name, reporting_url, cloud_url, credentials)
+    return replace(
+        config,
+        reporting_url=reporting_url,
+        cloud_url=cloud_url,
+        credentials=credentials,
+        organizations=(org,),
+    )

@@ -12,6 +12,7 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from exporter.accumulate import DatasetInfo
 from exporter.snapshot import Histogram, Snapshot, midnight_utc
 
 CACHED = "Cached from the last successful poll of the Soda Cloud Reporting API."
@@ -24,6 +25,7 @@ class LabelledSnapshot:
 
     labels: tuple[tuple[str, str], ...]
     snapshot: Snapshot
+    datasets: tuple[DatasetInfo, ...] = ()
 
 
 def _gauge(name: str, doc: str, labels: Sequence[str]) -> GaugeMetricFamily:
@@ -90,8 +92,24 @@ class SnapshotCollector(Collector):
             "When Soda last refreshed the Reporting API data.",
             const,
         )
+        dataset_f = InfoMetricFamily(
+            "soda_dataset",
+            f"Names, data source and owner of each dataset, from /coverage/datasets. {CACHED}",
+            labels=const,
+        )
         for item in items:
             c = [value for _, value in item.labels]
+            for ds in item.datasets:
+                dataset_f.add_metric(
+                    c,
+                    {
+                        "dataset_id": ds.dataset_id,
+                        "dataset_name": ds.dataset_name,
+                        "dataset_label": ds.dataset_label,
+                        "datasource_name": ds.datasource_name,
+                        "owner_email": ds.owner_email,
+                    },
+                )
             snap = item.snapshot
             for (dataset, severity, status), count in sorted(snap.open_counts.items()):
                 open_f.add_metric([*c, dataset, severity, status], count)
@@ -121,6 +139,8 @@ class SnapshotCollector(Collector):
             if snap.last_etl_refresh is not None:
                 etl_f.add_metric(c, snap.last_etl_refresh.timestamp())
         yield from (open_f, age_f, resolved_f, duration_f, info_f, created_f, truncated_f, report_f, etl_f)
+        if any(item.datasets for item in items):
+            yield dataset_f
 
 
 @dataclass(frozen=True)

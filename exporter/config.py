@@ -114,6 +114,7 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--soda.region", "eu", "Soda Cloud region; picks both base URLs.", str, ("eu", "us")),
     Flag("--soda.reporting-url", None, "Reporting API base URL including /v1 (overrides the region).", _url),
     Flag("--soda.cloud-url", None, "Soda Cloud API base URL (overrides the region).", _url),
+    Flag("--soda.organization", None, "Value of an organization label on every series (default: none)."),
     Flag("--soda.api-key-id-file", None, "File holding the API key id (else $SODA_API_KEY_ID)."),
     Flag("--soda.api-key-secret-file", None, "File holding the API key secret (else $SODA_API_KEY_SECRET)."),
     Flag("--soda.request-timeout", "30s", "Read timeout of one HTTP request.", _positive_duration),
@@ -124,9 +125,21 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--poll.interval", "5m", "Time between poll cycles.", _positive_duration),
     Flag("--poll.lookback", "3d", "Report-date window of the open-incident query.", _positive_duration),
     Flag("--poll.timeout", "2m", "Upper bound of one whole poll cycle.", _positive_duration),
+    Flag(
+        "--poll.max-age",
+        "6h",
+        "Pull incidents at least this often, even if Soda's ETL did not run.",
+        _positive_duration,
+    ),
     Flag("--poll.page-size", "1000", "Rows per Reporting API page (1-1000).", _page_size),
     Flag(
         "--poll.concurrency", "4", "Pages fetched in parallel after the first (1 = sequential).", _concurrency
+    ),
+    Flag(
+        "--datasets.interval",
+        "1h",
+        "Refresh dataset names at most this often (0 turns it off).",
+        parse_duration,
     ),
     Flag("--resolved.window", "30d", "Window of resolved incidents counted.", _positive_duration),
     Flag(
@@ -141,6 +154,7 @@ FLAGS: tuple[Flag, ...] = (
         "Upper bounds of the age and resolution-duration histograms.",
         _buckets,
     ),
+    Flag("--config.file", None, "YAML file listing several organisations (replaces the --soda.* endpoints)."),
     Flag("--log.level", "info", "Minimum log level.", str.lower, ("debug", "info", "warning", "error")),
     Flag(
         "--log.format", None, "Log format (default: console on a TTY, else json).", str, ("json", "console")

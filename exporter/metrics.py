@@ -84,6 +84,12 @@ class ExporterMetrics:
             [*names, "reason"],
             registry=reg,
         )
+        self.dataset_failures = Counter(
+            "soda_exporter_dataset_refresh_failures",
+            "Failed refreshes of dataset names (incident metrics are not affected), by reason.",
+            [*names, "reason"],
+            registry=reg,
+        )
         self.polls_skipped = Counter(
             "soda_exporter_polls_skipped",
             "Incident pulls saved because Soda's ETL had not refreshed since the last one.",

@@ -9,10 +9,12 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import TypeVar
 
 import structlog
 
 from exporter.accumulate import resolved_accumulator, unresolved_accumulator
+from exporter.datasets import DatasetRefresher
 from exporter.metrics import ExporterMetrics, labelled
 from exporter.snapshot import PollData, SnapshotSettings, build_snapshot
 from exporter.soda.credentials import CredentialsError
@@ -21,6 +23,7 @@ from exporter.soda.reporting import FetchStats, ReportingClient
 from exporter.state import ExporterState, PollOutcome
 
 log = structlog.get_logger("exporter.poller")
+ResultT = TypeVar("ResultT")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,8 @@ class PollSettings:
     interval_seconds: float = 300.0
     lookback_seconds: float = 3 * 86400.0
     timeout_seconds: float = 120.0
+    max_age_seconds: float = 6 * 3600.0
+    datasets_interval_seconds: float = 3600.0
     snapshot: SnapshotSettings = field(default_factory=SnapshotSettings)
 
 
@@ -41,9 +46,9 @@ class CycleFailed(Exception):
         self.reason = reason
 
 
-def _run_bounded(work: Callable[[], PollData], timeout: float) -> PollData:
+def _run_bounded(work: Callable[[], ResultT], timeout: float) -> ResultT:
     """Run ``work`` in its own thread and give up after ``timeout`` seconds, so a cycle never hangs."""
-    future: Future[PollData] = Future()
+    future: Future[ResultT] = Future()
 
     def target() -> None:
         try:
@@ -81,10 +86,35 @@ class Poller:
         self._label_values = [value for _, value in labels]
         self._clock = clock
         self._log = log.bind(organization=organization) if labels else log
+        # What the last pull read; ages and windows are recomputed from it while Soda's data is unchanged.
+        self._kept: PollData | None = None
+        self._pulled_at = 0.0
+        self._last_ok = False
+        self.datasets = DatasetRefresher(
+            client,
+            settings.datasets_interval_seconds,
+            settings.timeout_seconds,
+            lambda reason: self.metrics.dataset_failures.labels(*self._label_values, reason).inc(),
+        )
 
-    def _fetch(self, stats: FetchStats) -> PollData:
+    def _pull_reason(self, etl: datetime | None) -> str | None:
+        """Why incidents must be pulled again, or None when the kept data is still Soda's latest."""
+        if self._kept is None:
+            return "start"
+        if not self._last_ok:
+            return "after_failure"
+        if etl is None or etl != self._kept.last_etl_refresh:
+            return "etl_refreshed"
+        if time.monotonic() - self._pulled_at >= self.settings.max_age_seconds:
+            return "max_age"
+        return None
+
+    def _fetch(self, stats: FetchStats) -> tuple[PollData, str | None]:
         deadline = time.monotonic() + self.settings.timeout_seconds
         etl = self.client.last_etl_refresh(deadline=deadline)
+        reason = self._pull_reason(etl)
+        if reason is None and self._kept is not None:
+            return self._kept, None
         now = self._clock()
         unresolved = self.client.fetch_incidents(
             "unresolved",
@@ -102,39 +132,50 @@ class Poller:
             deadline=deadline,
             stats=stats,
         )
-        return PollData(unresolved=unresolved, resolved=resolved, last_etl_refresh=etl)
+        return PollData(unresolved=unresolved, resolved=resolved, last_etl_refresh=etl), reason
 
     def run_cycle(self) -> bool:
         """Run one complete cycle; publish only if every request succeeded. Return success."""
         started = time.monotonic()
         stats = FetchStats()
-        labelled(self.metrics.polls, self._label_values).inc()
+        labels = self._label_values
+        labelled(self.metrics.polls, labels).inc()
         try:
             try:
-                data = _run_bounded(lambda: self._fetch(stats), self.settings.timeout_seconds + 5.0)
+                data, pull_reason = _run_bounded(
+                    lambda: self._fetch(stats), self.settings.timeout_seconds + 5.0
+                )
             except SodaError as exc:
                 raise CycleFailed(exc.reason, str(exc)) from None
             except CredentialsError as exc:
                 raise CycleFailed("credentials", str(exc)) from None
             snapshot = build_snapshot(data, self._clock(), self.settings.snapshot)
-            self.state.publish(self.organization, self.labels, snapshot)
+            self.state.publish(self.organization, self.labels, snapshot, self.datasets.datasets)
         except CycleFailed as failure:
+            self._last_ok = False
             self._fail(failure.reason, str(failure), started, stats)
             return False
         except Exception as exc:  # a bug, not a Soda fault: keep serving, but show the trace once
+            self._last_ok = False
             self._log.exception("poll", outcome="failure", reason="internal", error=str(exc))
             self._fail("internal", f"internal error: {type(exc).__name__}", started, stats, logged=True)
             return False
-        duration = time.monotonic() - started
-        labels = self._label_values
+        self._last_ok = True
+        if pull_reason is None:
+            labelled(self.metrics.polls_skipped, labels).inc()
+        else:
+            self._kept, self._pulled_at = data, time.monotonic()
+            for reason, count in snapshot.skipped.items():
+                self.metrics.rows_skipped.labels(*labels, reason).inc(count)
+            if snapshot.skipped:
+                # One warning per cycle, never one per row.
+                self._log.warning("rows skipped", skipped=dict(snapshot.skipped))
         labelled(self.metrics.up, labels).set(1)
         labelled(self.metrics.last_success, labels).set(time.time())
+        if self.datasets.refresh():
+            self.state.publish(self.organization, self.labels, snapshot, self.datasets.datasets)
+        duration = time.monotonic() - started
         labelled(self.metrics.poll_duration, labels).observe(duration)
-        for reason, count in snapshot.skipped.items():
-            self.metrics.rows_skipped.labels(*labels, reason).inc(count)
-        if snapshot.skipped:
-            # One warning per cycle, never one per row.
-            self._log.warning("rows skipped", skipped=dict(snapshot.skipped))
         self.state.record_outcome(
             self.organization,
             PollOutcome(True, time.time(), duration, "success", open_incidents=snapshot.open_total),
@@ -142,6 +183,7 @@ class Poller:
         self._log.info(
             "poll",
             outcome="success",
+            pulled=pull_reason or "skipped: ETL unchanged",
             pages=stats.pages,
             rows=stats.rows,
             restarts=stats.restarts,

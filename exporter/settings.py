@@ -8,14 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from exporter.organizations import REGIONS, Organization, OrganizationsFileError, load_organizations
 from exporter.poller import PollSettings
 from exporter.snapshot import SnapshotSettings
 from exporter.soda.credentials import CredentialsError, CredentialSource
-
-REGIONS = {
-    "eu": ("https://reporting.cloud.soda.io/v1", "https://cloud.soda.io"),
-    "us": ("https://reporting.cloud.us.soda.io/v1", "https://cloud.us.soda.io"),
-}
 
 
 class ConfigError(ValueError):
@@ -43,6 +39,12 @@ class Config:
     log_level: str
     log_format: str | None
     demo: bool
+    organizations: tuple[Organization, ...] = ()
+
+    @property
+    def labelled(self) -> bool:
+        """True when series carry an ``organization`` label."""
+        return any(org.name for org in self.organizations)
 
 
 def _credentials(values: dict[str, Any], environ: Mapping[str, str], demo: bool) -> CredentialSource:
@@ -70,15 +72,27 @@ def make_config(namespace: argparse.Namespace, values: dict[str, Any], environ: 
     if values["poll_timeout"] < values["soda_request_timeout"]:
         raise ConfigError("--poll.timeout: must not be shorter than --soda.request-timeout")
     host, port = values["web_listen_address"]
+    reporting_url = values["soda_reporting_url"] or region_reporting
+    cloud_url = values["soda_cloud_url"] or region_cloud
+    config_file = values["config_file"]
+    if config_file:
+        try:
+            organizations = load_organizations(config_file, environ, check_credentials=not demo)
+        except OrganizationsFileError as exc:
+            raise ConfigError(f"--config.file: {exc}") from None
+        credentials = organizations[0].credentials
+    else:
+        credentials = _credentials(values, environ, demo)
+        organizations = (Organization(values["soda_organization"], reporting_url, cloud_url, credentials),)
     return Config(
         listen_host=host,
         listen_port=port,
         telemetry_path=values["web_telemetry_path"],
         max_workers=values["web_max_workers"],
         region=values["soda_region"],
-        reporting_url=values["soda_reporting_url"] or region_reporting,
-        cloud_url=values["soda_cloud_url"] or region_cloud,
-        credentials=_credentials(values, environ, demo),
+        reporting_url=reporting_url,
+        cloud_url=cloud_url,
+        credentials=credentials,
         request_timeout=values["soda_request_timeout"],
         retries=values["soda_retries"],
         max_retry_after=values["soda_max_retry_after"],
@@ -88,6 +102,8 @@ def make_config(namespace: argparse.Namespace, values: dict[str, Any], environ: 
             interval_seconds=values["poll_interval"],
             lookback_seconds=values["poll_lookback"],
             timeout_seconds=values["poll_timeout"],
+            max_age_seconds=values["poll_max_age"],
+            datasets_interval_seconds=values["datasets_interval"],
             snapshot=SnapshotSettings(
                 resolved_window_seconds=values["resolved_window"],
                 age_buckets=values["metrics_age_buckets"],
@@ -97,6 +113,7 @@ def make_config(namespace: argparse.Namespace, values: dict[str, Any], environ: 
         log_level=values["log_level"],
         log_format=values["log_format"],
         demo=demo,
+        organizations=organizations,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from exporter.accumulate import DatasetInfo
 from exporter.collector import LabelledSnapshot, render_snapshots
 from exporter.metrics import ExporterMetrics
 from exporter.snapshot import Snapshot
@@ -33,20 +34,25 @@ class ExporterState:
 
     @property
     def ready(self) -> bool:
-        """True once any organisation has completed a successful cycle."""
+        """True once any organisation has completed a successful cycle (its snapshot and soda_up set)."""
         return self._ready.is_set()
 
     def wait_ready(self, timeout: float) -> bool:
         """Block until ready or timeout; return readiness."""
         return self._ready.wait(timeout)
 
-    def publish(self, organization: str, labels: tuple[tuple[str, str], ...], snapshot: Snapshot) -> None:
+    def publish(
+        self,
+        organization: str,
+        labels: tuple[tuple[str, str], ...],
+        snapshot: Snapshot,
+        datasets: tuple[DatasetInfo, ...] = (),
+    ) -> None:
         """Replace one organisation's snapshot and re-render the exposition of all of them."""
         with self._lock:
-            self._snapshots[organization] = LabelledSnapshot(labels, snapshot)
+            self._snapshots[organization] = LabelledSnapshot(labels, snapshot, datasets)
             ordered = [self._snapshots[name] for name in sorted(self._snapshots)]
             self.metrics.publish(render_snapshots(ordered))
-        self._ready.set()
 
     def snapshot(self, organization: str) -> Snapshot | None:
         """The snapshot currently served for ``organization``."""
@@ -57,6 +63,8 @@ class ExporterState:
         """Remember how the last cycle of ``organization`` ended."""
         with self._lock:
             self._outcomes[organization] = outcome
+        if outcome.success:
+            self._ready.set()
 
     def outcomes(self) -> dict[str, PollOutcome]:
         """Last outcome per organisation."""
