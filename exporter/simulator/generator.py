@@ -124,6 +124,8 @@ def generate_organisation(
     organisation_name: str = "Demo Org",
 ) -> Organisation:
     """A synthetic organisation, identical for the same arguments (``now`` defaults to the wall clock)."""
+    # Sizing: a window of k report dates holds about k rows per live incident (both statuses together);
+    # resolved_fraction=0 and deleted_fraction=0 make every incident an open row on every date.
     now = as_utc(now if now is not None else datetime.now(timezone.utc)).replace(microsecond=0)
     rng = random.Random(seed)
     organization_id = _uuid(rng)
