@@ -1,0 +1,260 @@
+"""Client for Soda Cloud API v1 incident updates: Basic auth, the spec's models, rate limit, 429 waits."""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import json
+import random
+import threading
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+import requests
+import structlog
+from requests.adapters import HTTPAdapter
+
+from exporter.soda.credentials import CredentialsError, CredentialSource
+from exporter.soda.errors import (
+    SodaAuthError,
+    SodaBadResponseError,
+    SodaConnectionError,
+    SodaError,
+    SodaRateLimitedError,
+    SodaServerError,
+    SodaTimeoutError,
+)
+from exporter.soda.http import USER_AGENT, RequestObserver
+from exporter.soda.incident_models import (
+    SEVERITIES,
+    STATUSES,
+    IncidentNotFound,
+    IncidentUpdate,
+    IncidentUpdateRejected,
+    SodaCredentialsError,
+    SodaPermissionError,
+    UpdateCancelled,
+    UpdatedIncident,
+)
+from exporter.soda.ratelimit import TokenBucket, update_bucket
+
+__all__ = [
+    "SEVERITIES",
+    "STATUSES",
+    "CloudClient",
+    "IncidentNotFound",
+    "IncidentUpdate",
+    "IncidentUpdateRejected",
+    "SodaAuthError",
+    "SodaCredentialsError",
+    "SodaError",
+    "SodaPermissionError",
+    "SodaRateLimitedError",
+    "UpdateCancelled",
+    "UpdatedIncident",
+]
+
+log = structlog.get_logger("exporter")
+
+INCIDENTS_PATH = "/api/v1/incidents/"
+# One label value for every incident, so the api_requests counter's cardinality stays bounded.
+UPDATE_ENDPOINT = "/api/v1/incidents/{incidentId}"
+_MESSAGE_LIMIT = 200
+
+
+def basic_auth_header(credentials: CredentialSource) -> str:
+    """``Basic base64(key_id:key_secret)``, as the Cloud API v1 authenticates."""
+    try:
+        creds = credentials.get()
+    except CredentialsError as exc:
+        raise SodaCredentialsError(str(exc)) from None
+    token = base64.b64encode(f"{creds.key_id}:{creds.key_secret}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); None if absent or bad."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def _error_message(response: requests.Response) -> str:
+    """The ``message`` of an ErrorResponse body, shortened; empty when there is none."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    message = body.get("message") if isinstance(body, dict) else None
+    return str(message)[:_MESSAGE_LIMIT] if message else ""
+
+
+class CloudClient:
+    """Updates incidents through the Cloud API v1, within the process-wide rate limit.
+
+    Retry ownership: this client has its own requests.Session whose adapter never retries, and
+    does not use SodaHttp (whose urllib3 Retry re-sends 429s itself). Every attempt must first take
+    a token from the rate-limit bucket, which urllib3's internal retries would bypass, so this class
+    is the only retry owner on this path: it waits and retries 429s, and retries 5xx, connection
+    errors and timeouts with backoff. Setting fields to values is idempotent, so a repeat of a
+    request that may already have been applied is harmless.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: CredentialSource,
+        *,
+        bucket: TokenBucket | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        retries: int = 3,
+        rate_limit_retries: int = 5,
+        max_retry_after: float = 60.0,
+        backoff_factor: float = 0.5,
+        on_request: RequestObserver | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.credentials = credentials
+        self.bucket = bucket or update_bucket()
+        self.timeouts = (connect_timeout, read_timeout)
+        self.retries = retries
+        self.rate_limit_retries = rate_limit_retries
+        self.max_retry_after = max_retry_after
+        self.backoff_factor = backoff_factor
+        self._on_request = on_request
+        self._stop = threading.Event()
+        self.session = requests.Session()
+        adapter = HTTPAdapter(max_retries=0, pool_connections=2, pool_maxsize=2)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update(
+            {"User-Agent": USER_AGENT, "Accept": "application/json", "Content-Type": "application/json"}
+        )
+
+    def close(self) -> None:
+        """Cancel waits in progress and close pooled connections."""
+        self._stop.set()
+        self.session.close()
+
+    def update_incident(self, incident_id: str, update: IncidentUpdate) -> UpdatedIncident:
+        """Apply ``update`` to the incident and return it as Soda now shows it."""
+        if update.is_empty():
+            raise ValueError("an update must set at least one field")
+        return self.send_update(incident_id, update.to_json())
+
+    def send_update(self, incident_id: str, body: Mapping[str, Any]) -> UpdatedIncident:
+        """POST a raw PublicApiUpdateIncidentDTO body (no local validation) and return the incident."""
+        if not incident_id:
+            raise ValueError("an incident id is required")
+        path = INCIDENTS_PATH + quote(incident_id, safe="")
+        payload = json.dumps(dict(body)).encode()
+        transient_left, limited_left, limited_streak = self.retries, self.rate_limit_retries, 0
+        while True:
+            auth = basic_auth_header(self.credentials)  # re-read each attempt: key files may rotate
+            ticket = self.bucket.take(stop=self._stop)
+            if ticket is None:
+                raise UpdateCancelled(f"update of incident {incident_id} cancelled: client closed")
+            response: requests.Response | None = None
+            try:
+                response = self._post(path, payload, auth)
+            except (SodaConnectionError, SodaTimeoutError):
+                if transient_left <= 0:
+                    raise
+            finally:
+                self.bucket.settle(ticket)
+            if response is None:
+                transient_left -= 1
+                self._pause(self._backoff(self.retries - transient_left), incident_id)
+                continue
+            status = response.status_code
+            if status == 429:
+                if limited_left <= 0:
+                    raise SodaRateLimitedError(
+                        f"update of incident {incident_id}: HTTP 429, still rate limited after "
+                        f"{self.rate_limit_retries} waits"
+                    )
+                limited_left -= 1
+                wait = self._rate_limit_wait(response.headers.get("Retry-After"), limited_streak)
+                limited_streak += 1
+                # Holding the bucket makes every other update in this process wait as well.
+                self.bucket.hold(wait)
+                log.warning(
+                    "soda rate limited the update; waiting", incident_id=incident_id, wait_seconds=wait
+                )
+                continue
+            if status >= 500 and transient_left > 0:
+                transient_left -= 1
+                self._pause(self._backoff(self.retries - transient_left), incident_id)
+                continue
+            return self._result(incident_id, response)
+
+    def _post(self, path: str, payload: bytes, auth: str) -> requests.Response:
+        try:
+            response = self.session.post(
+                self.base_url + path, data=payload, headers={"Authorization": auth}, timeout=self.timeouts
+            )
+            response.content  # noqa: B018 - read the body now, so a reset mid-body is a connection error
+        except requests.Timeout:
+            self._count("timeout")
+            raise SodaTimeoutError(f"POST {UPDATE_ENDPOINT}: timed out") from None
+        except requests.RequestException as exc:
+            self._count("connection_error")
+            raise SodaConnectionError(f"POST {UPDATE_ENDPOINT}: {type(exc).__name__}") from None
+        self._count(str(response.status_code))
+        return response
+
+    def _count(self, code: str) -> None:
+        if self._on_request is not None:
+            self._on_request(UPDATE_ENDPOINT, code)
+
+    def _backoff(self, attempt: int) -> float:
+        base: float = self.backoff_factor * (2 ** (attempt - 1))
+        return base + random.uniform(0, self.backoff_factor)
+
+    def _rate_limit_wait(self, retry_after: str | None, streak: int) -> float:
+        given = parse_retry_after(retry_after)
+        if given is not None:
+            return min(given, self.max_retry_after)
+        # No Retry-After (Soda does not promise one): one token's worth of the window, doubling on
+        # each 429 in a row, never more than a whole window, after which every slot is free again.
+        period = self.bucket.period
+        return min(period, period / self.bucket.capacity * 2.0**streak)
+
+    def _pause(self, seconds: float, incident_id: str) -> None:
+        if self._stop.wait(seconds):
+            raise UpdateCancelled(f"update of incident {incident_id} cancelled: client closed")
+
+    def _result(self, incident_id: str, response: requests.Response) -> UpdatedIncident:
+        status = response.status_code
+        message = _error_message(response)
+        detail = f": {message}" if message else ""
+        where = f"update of incident {incident_id}: HTTP {status}"
+        if status == 400:
+            raise IncidentUpdateRejected(f"{where}, Soda rejected the request{detail}")
+        if status == 401:
+            raise SodaAuthError(f"{where}, Soda did not accept the API key (check its id and secret)")
+        if status == 403:
+            raise SodaPermissionError(f"{where}, the API key lacks the 'Manage incident' permission")
+        if status == 404:
+            raise IncidentNotFound(f"incident {incident_id} not found in Soda Cloud (HTTP 404)")
+        if status >= 500:
+            raise SodaServerError(f"{where} after {self.retries} retries{detail}")
+        if status >= 400 or status < 200:
+            raise SodaError(f"{where}{detail}")
+        try:
+            body = response.json()
+        except ValueError:
+            raise SodaBadResponseError(f"{where} with a body that is not JSON") from None
+        return UpdatedIncident.from_json(body, incident_id)
