@@ -78,9 +78,9 @@ class Exporter:
         """The bound port (useful when configured as 0)."""
         return int(self.server.server_address[1])
 
-    def start(self) -> None:
-        """Start polling and serving in background threads."""
-        for poller in self.pollers:
+    def start(self, *, poll: bool = True) -> None:
+        """Start polling (unless ``poll`` is False) and serving in background threads."""
+        for poller in self.pollers if poll else ():
             self._threads.append(poller.start(self.stop_event))
         thread = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
         thread.start()

@@ -128,8 +128,8 @@ FLAGS: tuple[Flag, ...] = (
     Flag(
         "--poll.max-age",
         "6h",
-        "Pull incidents at least this often, even if Soda's ETL did not run.",
-        _positive_duration,
+        "Pull incidents at least this often, even if Soda's ETL did not run (0: every cycle).",
+        parse_duration,
     ),
     Flag("--poll.page-size", "1000", "Rows per Reporting API page (1-1000).", _page_size),
     Flag(

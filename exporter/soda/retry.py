@@ -53,7 +53,9 @@ class ObservedRetry(Retry):
         _pool: ConnectionPool | None = None,
         _stacktrace: TracebackType | None = None,
     ) -> ObservedRetry:
-        """Report the failed attempt, then let urllib3 decide whether another one is allowed."""
+        """Let urllib3 decide whether another attempt is allowed, and report this one if so."""
+        # When retries are exhausted this raises, and the caller counts the final outcome itself.
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
         if self.observer is not None:
             if response is not None:
                 code = str(response.status)
@@ -62,7 +64,7 @@ class ObservedRetry(Retry):
             else:
                 code = "error"
             self.observer(url or "", code)
-        return super().increment(method, url, response, error, _pool, _stacktrace)
+        return retry
 
 
 def build_retry(

@@ -1,0 +1,241 @@
+"""Every fault Soda Cloud can throw, injected by the simulator over real HTTP, and what the exporter does."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from exporter.app import Exporter
+from exporter.simulator import SimulatorServer
+from exporter.simulator.faults import FaultPlan
+from tests.conftest import NOW, incident, make_org, scrape, series
+
+StartSim = Callable[..., SimulatorServer]
+INCIDENTS = "/v1/impact/incidents"
+# 24 open incidents x 4 report dates = 96 unresolved rows: 10 pages of 10.
+PAGE_ARGS = (
+    "--poll.page-size",
+    "10",
+    "--soda.retries",
+    "2",
+    "--soda.request-timeout",
+    "1s",
+    "--poll.timeout",
+    "20s",
+    "--datasets.interval",
+    "0",
+    "--poll.max-age",
+    "0",
+)
+
+
+@pytest.fixture
+def sim(start_simulator: StartSim) -> SimulatorServer:
+    """A simulator with enough rows for ten pages per query."""
+    severities = ("minor", "major", "critical")
+    return start_simulator(make_org([incident(n, severity=severities[n % 3]) for n in range(1, 25)]))
+
+
+@pytest.fixture
+def exporter(sim: SimulatorServer, start_exporter: Callable[..., Exporter]) -> Exporter:
+    """An exporter that has published one good snapshot; polling is driven by the tests."""
+    exp = start_exporter(sim, *PAGE_ARGS, run=False)
+    assert exp.poller.run_cycle()
+    exp.server_thread = None
+    return exp
+
+
+def inject(sim: SimulatorServer, **rule: Any) -> None:
+    """Make the simulator misbehave as ``rule`` says."""
+    rule.setdefault("path", INCIDENTS)
+    sim.set_faults(FaultPlan.from_dict({"rules": [rule]}))
+
+
+def open_counts(exp: Exporter) -> dict[tuple[str, str, str], int]:
+    """The published soda_incidents_open series."""
+    snap = exp.state.snapshot(exp.poller.organization)
+    assert snap is not None
+    return dict(snap.open_counts)
+
+
+def failures(exp: Exporter, reason: str) -> float:
+    """soda_exporter_poll_failures_total for one reason."""
+    return exp.metrics.poll_failures.labels(reason)._value.get()
+
+
+def requests_to(sim: SimulatorServer, page: int, status: str = "unresolved") -> list[int]:
+    """Answers the simulator gave to one page of one query."""
+    return [
+        r.status
+        for r in sim.requests_log
+        if r.path == INCIDENTS
+        and isinstance(r.body, dict)
+        and r.body.get("page") == page
+        and r.body.get("status", "unresolved") == status
+    ]
+
+
+def assert_failed_cleanly(exp: Exporter, sim: SimulatorServer, reason: str) -> None:
+    """The cycle fails, publishes nothing, counts the reason, and the next good cycle recovers."""
+    before = open_counts(exp)
+    published = exp.metrics.exposition
+    count = failures(exp, reason)
+    assert not exp.poller.run_cycle()
+    assert exp.metrics.exposition is published  # nothing new was published
+    assert open_counts(exp) == before
+    assert failures(exp, reason) == count + 1
+    assert exp.metrics.up._value.get() == 0
+    sim.set_faults(None)
+    assert exp.poller.run_cycle()
+    assert exp.metrics.up._value.get() == 1
+    assert open_counts(exp) == before
+
+
+@pytest.mark.parametrize(
+    ("rule", "reason"),
+    [
+        ({"kind": "http_status", "code": 500, "page": 3}, "server_error"),
+        ({"kind": "http_status", "code": 502}, "server_error"),
+        ({"kind": "http_status", "code": 504, "page": 2}, "server_error"),
+        ({"kind": "rate_limited", "page": 2}, "rate_limited"),
+        ({"kind": "http_status", "code": 401}, "auth"),
+        ({"kind": "http_status", "code": 403, "page": 4}, "auth"),
+        ({"kind": "http_status", "code": 400, "page": 2}, "client_error"),
+        ({"kind": "delay", "seconds": 1.5, "page": 2}, "timeout"),
+        ({"kind": "reset_mid_body", "page": 2}, "connection"),
+        ({"kind": "truncated_json", "page": 5}, "bad_response"),
+        ({"kind": "malformed_json", "page": 1}, "bad_response"),
+        (
+            {
+                "kind": "wrong_content_type",
+                "page": 3,
+                "content_type": "text/html",
+                "body": "<html>gateway</html>",
+            },
+            "bad_response",
+        ),
+        ({"kind": "total_drift", "page": 3, "delta": 2}, "pagination_drift"),
+        ({"kind": "duplicate_rows", "page": 4}, "pagination_drift"),
+        ({"kind": "empty_page", "page": 6}, "pagination_drift"),
+        ({"kind": "http_status", "code": 503, "path": "/v1/last_etl_refresh"}, "server_error"),
+    ],
+)
+def test_a_cycle_that_cannot_complete_publishes_nothing(
+    sim: SimulatorServer, exporter: Exporter, rule: dict[str, Any], reason: str
+) -> None:
+    inject(sim, **rule)
+    assert_failed_cleanly(exporter, sim, reason)
+
+
+@pytest.mark.parametrize("code", [400, 401, 403, 404, 422])
+def test_4xx_other_than_429_is_never_retried(sim: SimulatorServer, exporter: Exporter, code: int) -> None:
+    sim.clear_records()
+    inject(sim, kind="http_status", code=code, page=2)
+    assert not exporter.poller.run_cycle()
+    assert requests_to(sim, 2) == [code]
+
+
+@pytest.mark.parametrize(
+    ("rule", "answers"),
+    [
+        ({"kind": "http_status", "code": 503, "times": 2}, [503, 503, 200]),
+        ({"kind": "http_status", "code": 500, "times": 1}, [500, 200]),
+        ({"kind": "rate_limited", "times": 1, "retry_after": 1}, [429, 200]),
+        ({"kind": "rate_limited", "times": 1}, [429, 200]),
+        ({"kind": "delay", "seconds": 1.5, "times": 1}, [200, 200]),
+    ],
+)
+def test_transient_faults_are_retried_within_the_cycle(
+    sim: SimulatorServer, exporter: Exporter, rule: dict[str, Any], answers: list[int]
+) -> None:
+    sim.clear_records()
+    inject(sim, page=2, **rule)
+    assert exporter.poller.run_cycle()
+    # A delayed answer is logged (as a 200) only when the simulator sends it, after the client gave up.
+    time.sleep(1.0)
+    assert requests_to(sim, 2) == answers
+
+
+@pytest.mark.parametrize("form", ["seconds", "http-date"])
+def test_retry_after_is_honoured_in_both_forms(sim: SimulatorServer, exporter: Exporter, form: str) -> None:
+    value: Any = 2 if form == "seconds" else email.utils.formatdate(time.time() + 3, usegmt=True)
+    inject(sim, kind="http_status", code=503, page=2, times=1, retry_after=value)
+    started = time.monotonic()
+    assert exporter.poller.run_cycle()
+    assert time.monotonic() - started >= 1.5
+
+
+def test_retry_after_is_capped(sim: SimulatorServer, start_exporter: Callable[..., Exporter]) -> None:
+    exp = start_exporter(sim, *PAGE_ARGS, "--soda.max-retry-after", "1s", run=False)
+    inject(sim, kind="http_status", code=503, page=2, times=1, retry_after=600)
+    started = time.monotonic()
+    assert exp.poller.run_cycle()
+    assert time.monotonic() - started < 5
+
+
+def test_drift_once_restarts_from_page_one_and_succeeds(sim: SimulatorServer, exporter: Exporter) -> None:
+    before = open_counts(exporter)
+    sim.clear_records()
+    inject(sim, kind="total_drift", page=3, delta=-1, times=1)
+    assert exporter.poller.run_cycle()
+    assert requests_to(sim, 1).count(200) == 2  # the unresolved query started over once
+    assert open_counts(exporter) == before
+
+
+def test_pagination_is_bounded_when_total_keeps_growing(sim: SimulatorServer, exporter: Exporter) -> None:
+    sim.clear_records()
+    inject(sim, kind="total_drift", delta=1000)
+    assert not exporter.poller.run_cycle()
+    pages = [r for r in sim.requests_log if r.path == INCIDENTS]
+    # Each of the 3 attempts stops at the first 202 past the real data (page 11), plus what was in flight.
+    assert 3 * 11 <= len(pages) <= 3 * (11 + 4)
+    assert failures(exporter, "pagination_drift") == 1
+
+
+def test_unusable_rows_are_skipped_counted_and_warned_once(sim: SimulatorServer, exporter: Exporter) -> None:
+    inject(sim, kind="null_fields", fields=["report_date", "incident_id"], rows=1, status="unresolved")
+    assert exporter.poller.run_cycle()
+    skipped = exporter.metrics.rows_skipped.labels("missing_incident_id")._value.get()
+    assert skipped == 10  # one row on each of the ten pages
+    inject(sim, kind="null_fields", fields=["created_at"], rows=1, status="unresolved", page=10)
+    assert exporter.poller.run_cycle()
+    assert exporter.metrics.rows_skipped.labels("bad_created_at")._value.get() >= 0
+
+
+def test_unknown_values_are_kept_lower_cased(sim: SimulatorServer, exporter: Exporter) -> None:
+    inject(sim, kind="unknown_values", values={"severity": "Blocker", "status": "On Hold"})
+    assert exporter.poller.run_cycle()
+    counts = open_counts(exporter)
+    assert sum(v for (_, sev, st), v in counts.items() if (sev, st) == ("blocker", "on hold")) == 24
+
+
+@pytest.mark.parametrize("kind", ["naive_timestamps", "non_utc_timestamps"])
+def test_naive_and_offset_timestamps_give_the_same_ages(
+    sim: SimulatorServer, exporter: Exporter, kind: str
+) -> None:
+    inject(sim, kind=kind)
+    assert exporter.poller.run_cycle()
+    snap = exporter.state.snapshot(exporter.poller.organization)
+    assert snap is not None
+    expected = sorted(inc.created_at.timestamp() for inc in sim.organisation.incidents)
+    assert sorted(inc.created_at for inc in snap.incidents) == expected
+
+
+def test_metrics_show_the_failure_without_losing_the_last_good_data(
+    sim: SimulatorServer, exporter: Exporter
+) -> None:
+    exporter.start(poll=False)
+    good = series(scrape(exporter.port).text, "soda_incidents_open")
+    inject(sim, kind="http_status", code=500)
+    assert not exporter.poller.run_cycle()
+    text = scrape(exporter.port).text
+    assert series(text, "soda_incidents_open") == good
+    assert series(text, "soda_up") == {(): 0.0}
+    assert series(text, "soda_exporter_poll_failures_total")[(("reason", "server_error"),)] == 1
+    codes = series(text, "soda_exporter_api_requests_total")
+    assert codes[(("code", "500"), ("endpoint", "/impact/incidents"))] == 3  # first try + 2 retries
+    assert NOW  # the organisation's clock is the tests' clock
