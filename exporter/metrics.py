@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import platform
 import threading
+import time
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -36,6 +37,9 @@ def labelled(metric: MetricT, values: Sequence[str]) -> MetricT:
     return metric.labels(*values) if values else metric
 
 
+# Scrapes reuse the live metrics' rendering for this long (each cycle's end refreshes it at once):
+# rendering them costs far more than sending the whole pre-rendered snapshot.
+LIVE_MAX_AGE_SECONDS = 1.0
 POLL_DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
 
 
@@ -101,6 +105,7 @@ class ExporterMetrics:
         )
         self._exposition = EMPTY_EXPOSITION
         self._lock = threading.Lock()
+        self._live: dict[tuple[bool, bool], tuple[float, bytes]] = {}
 
     def init_organization(self, values: Sequence[str]) -> None:
         """Create an organisation's series at zero, so rate() and absent() work from the first scrape."""
@@ -120,17 +125,37 @@ class ExporterMetrics:
         """The currently published snapshot bytes."""
         return self._exposition
 
-    def scrape(self, *, openmetrics: bool, gzipped: bool) -> bytes:
-        """Return the whole /metrics body: live metrics rendered now, then the snapshot bytes."""
-        exposition = self._exposition  # one read, so a concurrent publish cannot mix two snapshots
+    def invalidate_live(self) -> None:
+        """Drop the cached live bytes, so the next scrape renders them afresh (e.g. after a cycle)."""
+        self._live = {}
+
+    def _live_bytes(self, openmetrics: bool, gzipped: bool) -> bytes:
+        """The live metrics rendered at most LIVE_MAX_AGE_SECONDS ago, in the asked-for encoding."""
+        key = (openmetrics, gzipped)
+        cached = self._live.get(key)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < LIVE_MAX_AGE_SECONDS:
+            return cached[1]
         if openmetrics:
             live: bytes = generate_openmetrics(self.registry)
             live = live[: -len(OM_EOF)] if live.endswith(OM_EOF) else live
-            if gzipped:
-                return gzip.compress(live, compresslevel=1) + exposition.openmetrics_gzip
-            return live + exposition.openmetrics
-        live = generate_latest(self.registry)
+        else:
+            live = generate_latest(self.registry)
         if gzipped:
             # Two gzip members concatenated form one valid gzip stream (RFC 1952, section 2.2).
-            return gzip.compress(live, compresslevel=1) + exposition.text_gzip
-        return live + exposition.text
+            live = gzip.compress(live, compresslevel=1)
+        self._live[key] = (now, live)
+        return live
+
+    def scrape_parts(self, *, openmetrics: bool, gzipped: bool) -> tuple[bytes, bytes]:
+        """The /metrics body as (live metrics, snapshot bytes), to be sent back to back without copying."""
+        exposition = self._exposition  # one read, so a concurrent publish cannot mix two snapshots
+        if openmetrics:
+            snapshot = exposition.openmetrics_gzip if gzipped else exposition.openmetrics
+        else:
+            snapshot = exposition.text_gzip if gzipped else exposition.text
+        return self._live_bytes(openmetrics, gzipped), snapshot
+
+    def scrape(self, *, openmetrics: bool, gzipped: bool) -> bytes:
+        """Return the whole /metrics body: live metrics, then the snapshot bytes."""
+        return b"".join(self.scrape_parts(openmetrics=openmetrics, gzipped=gzipped))

@@ -115,17 +115,23 @@ class ExporterRequestHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def send_bytes(
-        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        body: bytes | tuple[bytes, ...],
+        content_type: str,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        """Send a complete response (no body for HEAD)."""
+        """Send a complete response (no body for HEAD); a tuple body is sent part by part, uncopied."""
+        parts = body if isinstance(body, tuple) else (body,)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(sum(len(part) for part in parts)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(body)
+            for part in parts:
+                self.wfile.write(part)
 
     def send_text(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:
         """Send a plain-text response."""
@@ -163,10 +169,10 @@ def wants_gzip(accept_encoding: str) -> bool:
 
 
 def serve_metrics(handler: ExporterRequestHandler) -> None:
-    """Live exporter metrics rendered now, followed by the pre-rendered snapshot bytes."""
+    """Live exporter metrics (at most a second old), followed by the pre-rendered snapshot bytes."""
     openmetrics = wants_openmetrics(handler.headers.get("Accept", ""))
     gzipped = wants_gzip(handler.headers.get("Accept-Encoding", ""))
-    body = handler.server.state.metrics.scrape(openmetrics=openmetrics, gzipped=gzipped)
+    body = handler.server.state.metrics.scrape_parts(openmetrics=openmetrics, gzipped=gzipped)
     content_type = CONTENT_TYPE_OPENMETRICS if openmetrics else CONTENT_TYPE_PLAIN_0_0_4
     handler.send_bytes(HTTPStatus.OK, body, content_type, {"Content-Encoding": "gzip"} if gzipped else None)
 

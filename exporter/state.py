@@ -63,6 +63,7 @@ class ExporterState:
         """Remember how the last cycle of ``organization`` ended."""
         with self._lock:
             self._outcomes[organization] = outcome
+        self.metrics.invalidate_live()  # the cycle's counters and gauges show on the very next scrape
         if outcome.success:
             self._ready.set()
 
