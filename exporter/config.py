@@ -35,6 +35,7 @@ class Flag:
     parse: Callable[[str], Any] = str
     choices: tuple[str, ...] | None = None
     env: str | None = None
+    boolean: bool = False  # a switch: ``--flag`` alone means true; its variable takes true/false
 
     @property
     def env_name(self) -> str:
@@ -72,6 +73,22 @@ def _concurrency(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 16:
         raise ValueError("must be between 1 and 16")
+    return value
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _queue_size(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 100_000:
+        raise ValueError("must be between 1 and 100000")
     return value
 
 
@@ -159,6 +176,27 @@ FLAGS: tuple[Flag, ...] = (
     Flag(
         "--log.format", None, "Log format (default: console on a TTY, else json).", str, ("json", "console")
     ),
+    Flag(
+        "--webhook.enable",
+        "false",
+        "Serve the Alertmanager webhook that updates Soda incidents, at /alertmanager/webhook.",
+        _bool,
+        boolean=True,
+    ),
+    Flag(
+        "--webhook.token-file",
+        None,
+        "File holding the webhook's bearer token (else $SODA_EXPORTER_WEBHOOK_TOKEN).",
+    ),
+    Flag(
+        "--webhook.dry-run",
+        "false",
+        "Log the updates the webhook would send; send none.",
+        _bool,
+        boolean=True,
+    ),
+    Flag("--webhook.actions-file", None, "YAML file of more soda_action names and the fields each sets."),
+    Flag("--webhook.queue-size", "100", "Updates the webhook holds before it answers 503.", _queue_size),
 )
 
 
@@ -182,6 +220,10 @@ def build_parser(prog: str = "soda-incidents-exporter") -> argparse.ArgumentPars
     )
     for flag in FLAGS:
         shown = f" (default {flag.default})" if flag.default is not None else ""
+        if flag.boolean:
+            help_text = f"{flag.help}{shown} [${flag.env_name}]"
+            parser.add_argument(flag.name, dest=flag.dest, action="store_const", const="true", help=help_text)
+            continue
         parser.add_argument(
             flag.name,
             dest=flag.dest,
@@ -194,10 +236,12 @@ def build_parser(prog: str = "soda-incidents-exporter") -> argparse.ArgumentPars
     return parser
 
 
-def resolve_flags(namespace: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, Any]:
-    """Apply flag > env var > default to every flag and parse it; raise ConfigError naming the source."""
+def resolve_flags(
+    namespace: argparse.Namespace, environ: Mapping[str, str], flags: Sequence[Flag] = FLAGS
+) -> dict[str, Any]:
+    """Apply flag > env var > default to each flag and parse it; raise ConfigError naming the source."""
     values: dict[str, Any] = {}
-    for flag in FLAGS:
+    for flag in flags:
         raw = getattr(namespace, flag.dest, None)
         source = flag.name
         if raw is None and environ.get(flag.env_name, "") != "":

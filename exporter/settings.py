@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.organizations import REGIONS, Organization, OrganizationsFileError, load_organizations
 from exporter.poller import PollSettings
 from exporter.snapshot import SnapshotSettings
 from exporter.soda.credentials import CredentialsError, CredentialSource
+from exporter.webhook_settings import WebhookSettings, webhook_settings
 
 
 class ConfigError(ValueError):
@@ -40,6 +41,7 @@ class Config:
     log_format: str | None
     demo: bool
     organizations: tuple[Organization, ...] = ()
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)
 
     @property
     def labelled(self) -> bool:
@@ -61,6 +63,13 @@ def _credentials(values: dict[str, Any], environ: Mapping[str, str], demo: bool)
     except CredentialsError as exc:
         raise ConfigError(str(exc)) from None
     return source
+
+
+def _webhook(values: dict[str, Any], environ: Mapping[str, str]) -> WebhookSettings:
+    try:
+        return webhook_settings(values, environ)
+    except ValueError as exc:  # the token and actions-file errors name their flag or variable
+        raise ConfigError(str(exc)) from None
 
 
 def make_config(namespace: argparse.Namespace, values: dict[str, Any], environ: Mapping[str, str]) -> Config:
@@ -114,6 +123,7 @@ def make_config(namespace: argparse.Namespace, values: dict[str, Any], environ: 
         log_format=values["log_format"],
         demo=demo,
         organizations=organizations,
+        webhook=_webhook(values, environ),
     )
 
 
