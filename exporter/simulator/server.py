@@ -74,6 +74,9 @@ class _HTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as clients with a session expect
     timeout = 120  # drop idle keep-alive connections eventually
+    # Headers and body are separate writes: with Nagle on, every small reply (ETL time, 202, errors)
+    # waited ~40 ms for the client's delayed ACK, a latency the real service does not add.
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def do_GET(self) -> None:
