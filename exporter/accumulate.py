@@ -10,6 +10,16 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+# Every reason a row can be skipped for, so the counter's series exist (at 0) from the start.
+SKIP_REASONS = (
+    "not_an_object",
+    "missing_incident_id",
+    "bad_report_date",
+    "missing_dataset_id",
+    "bad_created_at",
+    "bad_resolved_at",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class IncidentRow:

@@ -23,6 +23,7 @@ from prometheus_client import (
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from exporter import __version__
+from exporter.accumulate import SKIP_REASONS
 from exporter.collector import EMPTY_EXPOSITION, OM_EOF, Exposition
 from exporter.soda.errors import FAILURE_REASONS
 
@@ -115,6 +116,8 @@ class ExporterMetrics:
         labelled(self.poll_duration, values)
         for reason in FAILURE_REASONS:
             self.poll_failures.labels(*values, reason)
+        for reason in SKIP_REASONS:
+            self.rows_skipped.labels(*values, reason)
 
     def publish(self, exposition: Exposition) -> None:
         """Swap in the pre-rendered snapshot bytes; scrapes see either the old or the new, whole."""

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "deploy" / "prometheus"
 RULE_FILES = sorted(RULES_DIR.glob("*.rules.yml"))
 RULE_TESTS = sorted((ROOT / "tests" / "rules").glob("*.test.yml"))
-RUNBOOKS = ROOT / "docs" / "runbooks.md"
+RUNBOOKS = ROOT / "README.md"
 REQUIRED_ANNOTATIONS = ("summary", "description", "runbook_url")
 
 
@@ -141,12 +141,12 @@ def test_every_alert_is_labelled_and_annotated() -> None:
 
 
 def test_runbook_anchors_exist() -> None:
-    """Every runbook_url anchor is a section of docs/runbooks.md named after the alert."""
+    """Every runbook_url anchor is a README section named after the alert."""
     anchors = github_anchors(RUNBOOKS.read_text(encoding="utf-8"))
     for rule in all_alerts():
         anchor = rule["annotations"]["runbook_url"].rsplit("#", 1)[1]
         assert anchor == rule["alert"].lower()
-        assert anchor in anchors, f"docs/runbooks.md has no section for {rule['alert']}"
+        assert anchor in anchors, f"README.md has no runbook section for {rule['alert']}"
 
 
 def alert_tests_by_name(path: Path) -> tuple[dict[str, list[tuple[int, bool]]], int]:
