@@ -17,6 +17,7 @@ from exporter.settings import Config
 from exporter.soda.credentials import CredentialSource
 from exporter.soda.reporting import ReportingClient
 from exporter.state import ExporterState
+from exporter.webhook import WebhookReceiver, build_webhook
 
 log = structlog.get_logger("exporter")
 
@@ -45,6 +46,10 @@ class Exporter:
             (config.listen_host, config.listen_port), self.state, config.telemetry_path, config.max_workers
         )
         self._threads: list[threading.Thread] = []
+        self.webhook: WebhookReceiver | None = None
+        if config.webhook.enabled:
+            self.webhook = build_webhook(config, self.state, self.metrics, self.pollers)
+            self.webhook.install(self.server)
 
     def _poller_for(self, org: Organization) -> Poller:
         values: tuple[str, ...] = (org.name or "",) if self.config.labelled else ()
@@ -82,6 +87,8 @@ class Exporter:
         """Start polling (unless ``poll`` is False) and serving in background threads."""
         for poller in self.pollers if poll else ():
             self._threads.append(poller.start(self.stop_event))
+        if self.webhook is not None:
+            self._threads.append(self.webhook.start(self.stop_event))
         thread = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
         thread.start()
         self._threads.append(thread)
@@ -100,6 +107,8 @@ class Exporter:
         if self._threads:  # shutdown() waits for serve_forever, which only runs once started
             self.server.shutdown()
         self.server.server_close()
+        if self.webhook is not None:
+            self.webhook.close()
         for poller in self.pollers:
             poller.client.close()
         for thread in self._threads:

@@ -1,0 +1,289 @@
+"""The Alertmanager webhook receiver: bearer auth, payload version 4, actions, a bounded queue, one worker."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter as Tally
+from collections.abc import Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from exporter.actions import remaining_changes
+from exporter.logs import add_secret_source
+from exporter.metrics import ExporterMetrics
+from exporter.poller import Poller
+from exporter.server import ExporterHTTPServer, ExporterRequestHandler
+from exporter.settings import Config
+from exporter.soda.cloud import CloudClient, IncidentUpdate, SodaError
+from exporter.state import ExporterState
+from exporter.update_queue import Job, QueueFull, RecentUpdates, UpdateQueue
+from exporter.webhook_settings import WebhookSettings
+
+log = structlog.get_logger("exporter")
+
+WEBHOOK_PATH = "/alertmanager/webhook"
+PAYLOAD_VERSION = "4"
+INCIDENT_LABEL = "soda_incident_id"
+ACTION_LABEL = "soda_action"
+# Unknown action names come from alert labels; one label value keeps the counter's cardinality bounded.
+UNKNOWN_ACTION = "unknown"
+# Failure reasons of the client that are worth their own result; every other failure is "error".
+CLIENT_RESULTS = frozenset({"rejected", "not_found", "auth", "forbidden", "rate_limited", "credentials"})
+
+
+@dataclass(frozen=True)
+class Target:
+    """One organisation the webhook can update: its state key, label value and Cloud API client."""
+
+    key: str
+    name: str | None
+    client: CloudClient
+
+
+class WebhookReceiver:
+    """Turns firing alerts into incident updates, queues them, and sends them from one worker thread."""
+
+    def __init__(
+        self,
+        settings: WebhookSettings,
+        state: ExporterState,
+        registry: CollectorRegistry,
+        targets: Sequence[Target],
+    ) -> None:
+        if settings.token is None:
+            raise ValueError("the webhook needs a token")
+        self.settings = settings
+        self.token = settings.token
+        self.state = state
+        self.targets = list(targets)
+        self.queue = UpdateQueue(settings.queue_size)
+        self.recent = RecentUpdates()
+        self.updates = Counter(
+            "soda_exporter_incident_updates",
+            "Incident updates asked for through the Alertmanager webhook, by action and result.",
+            ["action", "result"],
+            registry=registry,
+        )
+        self.queue_length = Gauge(
+            "soda_exporter_incident_update_queue_length",
+            "Incident updates accepted by the webhook and not yet sent.",
+            registry=registry,
+        )
+        self.queue_length.set_function(lambda: len(self.queue))
+        for action in settings.actions:
+            self.updates.labels(action, "updated")
+        self._stopped = threading.Event()
+
+    def install(self, server: ExporterHTTPServer) -> None:
+        """Serve the webhook on the exporter's port."""
+        server.add_route(WEBHOOK_PATH, frozenset({"POST"}), self.handle)
+
+    def start(self, stop: threading.Event) -> threading.Thread:
+        """Start the worker that sends queued updates."""
+        thread = threading.Thread(target=self._run, args=(stop,), name="webhook-worker", daemon=True)
+        thread.start()
+        log.info(
+            "alertmanager webhook enabled",
+            path=WEBHOOK_PATH,
+            dry_run=self.settings.dry_run,
+            actions=sorted(self.settings.actions),
+            queue_size=self.settings.queue_size,
+        )
+        return thread
+
+    def close(self) -> None:
+        """Cancel the update in progress (its waits) and close the clients."""
+        self._stopped.set()
+        for target in self.targets:
+            target.client.close()
+
+    # --- HTTP side -------------------------------------------------------------------------------
+
+    def handle(self, handler: ExporterRequestHandler) -> None:
+        """Answer one POST from Alertmanager."""
+        if not self.token.matches(handler.headers.get("Authorization")):
+            handler.close_connection = True  # the body stays unread
+            handler.send_text(HTTPStatus.UNAUTHORIZED, "unauthorized\n", {"WWW-Authenticate": "Bearer"})
+            return
+        try:
+            alerts = parse_payload(handler.read_body())
+        except ValueError as exc:
+            handler.send_text(HTTPStatus.BAD_REQUEST, f"{exc}\n")
+            return
+        jobs: list[Job] = []
+        skipped: Tally[str] = Tally()
+        for alert in alerts:
+            outcome = self._plan(alert)
+            if isinstance(outcome, Job):
+                jobs.append(outcome)
+            elif outcome:
+                skipped[outcome] += 1
+        not_ready = [job for job in jobs if self.state.snapshot(job.organization) is None]
+        if not_ready:
+            for job in not_ready:
+                self.updates.labels(job.action, "not_ready").inc()
+            reply = "not ready: no snapshot of the organisation yet to judge the update by\n"
+            handler.send_text(HTTPStatus.SERVICE_UNAVAILABLE, reply)
+            return
+        wanted: list[Job] = []
+        for job in jobs:
+            result, _ = self._judge(job)
+            if result == "send":
+                wanted.append(job)
+            else:
+                self.updates.labels(job.action, result).inc()
+                skipped[result] += 1
+        try:
+            queued, duplicates = self.queue.offer(wanted)
+        except QueueFull as exc:
+            for job in wanted:
+                self.updates.labels(job.action, "queue_full").inc()
+            log.warning("webhook queue full; asking Alertmanager to retry", detail=str(exc))
+            handler.send_text(HTTPStatus.SERVICE_UNAVAILABLE, "queue full, retry later\n")
+            return
+        for job in duplicates:
+            self.updates.labels(job.action, "duplicate").inc()
+            skipped["duplicate"] += 1
+        body = json.dumps({"queued": len(queued), "skipped": dict(skipped)}).encode()
+        handler.send_bytes(HTTPStatus.OK, body, "application/json")
+
+    def _plan(self, alert: dict[str, Any]) -> Job | str | None:
+        """A job for a firing alert with our labels, a skip result, or None for an alert not ours."""
+        labels = alert.get("labels") or {}
+        if alert.get("status") != "firing" or ACTION_LABEL not in labels:
+            return None
+        name = str(labels[ACTION_LABEL])
+        update = self.settings.actions.get(name)
+        if update is None:
+            self.updates.labels(UNKNOWN_ACTION, "unknown_action").inc()
+            log.warning("alert asks for an unknown soda_action", soda_action=name[:64])
+            return "unknown_action"
+        incident_id = str(labels.get(INCIDENT_LABEL) or "").strip()
+        if not incident_id:
+            self.updates.labels(name, "invalid").inc()
+            log.warning("alert with soda_action has no soda_incident_id label", soda_action=name)
+            return "invalid"
+        target = self._target_for(labels)
+        if target is None:
+            self.updates.labels(name, "unknown_organization").inc()
+            return "unknown_organization"
+        return Job(target.key, incident_id, name, update)
+
+    def _target_for(self, labels: dict[str, Any]) -> Target | None:
+        if len(self.targets) == 1:
+            return self.targets[0]
+        wanted = labels.get("organization")
+        return next((t for t in self.targets if t.name is not None and t.name == wanted), None)
+
+    def _judge(self, job: Job) -> tuple[str, IncidentUpdate]:
+        """("send", the fields that would change) or (a skip result, empty) per the latest snapshot."""
+        snapshot = self.state.snapshot(job.organization)
+        if snapshot is None:
+            return "not_ready", IncidentUpdate()
+        current = self.recent.current(job.organization, job.incident_id, snapshot)
+        if current is None or current[1] == "resolved":
+            return "not_open", IncidentUpdate()
+        changes = remaining_changes(job.update, current)
+        return ("unchanged", changes) if changes.is_empty() else ("send", changes)
+
+    # --- worker side -----------------------------------------------------------------------------
+
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            job = self.queue.take(timeout=0.5)
+            if job is None:
+                continue
+            try:
+                self._process(job)
+            except Exception:  # one bad job must not end the worker
+                self.updates.labels(job.action, "error").inc()
+                log.exception("incident update failed", incident_id=job.incident_id, action=job.action)
+            finally:
+                self.queue.done(job)
+        left = self.queue.drain()
+        for job in left:
+            self.updates.labels(job.action, "cancelled").inc()
+        if left:
+            log.warning("exporter stopping: queued incident updates not sent", count=len(left))
+
+    def _process(self, job: Job) -> None:
+        result, changes = self._judge(job)  # again: the incident may have changed while queued
+        fields = {"incident_id": job.incident_id, "action": job.action, "changes": changes.describe()}
+        if result != "send":
+            self.updates.labels(job.action, result).inc()
+            log.info("incident update skipped", result=result, **fields)
+            return
+        if self.settings.dry_run:
+            self.updates.labels(job.action, "dry_run").inc()
+            log.info("dry run: would update incident", **fields)
+            return
+        target = next(t for t in self.targets if t.key == job.organization)
+        try:
+            updated = target.client.update_incident(job.incident_id, changes)
+        except SodaError as exc:
+            outcome = exc.reason if exc.reason in CLIENT_RESULTS else "error"
+            cancelled = self._stopped.is_set()
+            self.updates.labels(job.action, "cancelled" if cancelled else outcome).inc()
+            log.warning("incident update failed", result=outcome, error=str(exc), **fields)
+            return
+        self.recent.record(job.organization, job.incident_id, updated.severity, updated.status)
+        self.updates.labels(job.action, "updated").inc()
+        log.info(
+            "incident updated",
+            number=updated.number,
+            severity=updated.severity,
+            status=updated.status,
+            cloud_url=updated.cloud_url,
+            **fields,
+        )
+
+
+def parse_payload(raw: bytes) -> list[dict[str, Any]]:
+    """The alerts of an Alertmanager webhook payload (version 4); ValueError when it is not one."""
+    try:
+        payload = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        raise ValueError("the body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise ValueError("the body is not an Alertmanager webhook payload")
+    if str(payload.get("version")) != PAYLOAD_VERSION:
+        raise ValueError(f"unsupported webhook payload version {payload.get('version')!r}; expected 4")
+    alerts = payload.get("alerts")
+    if not isinstance(alerts, list) or not all(isinstance(a, dict) for a in alerts):
+        raise ValueError("the payload has no list of alerts")
+    for alert in alerts:
+        if not isinstance(alert.get("labels", {}), dict):
+            raise ValueError("an alert's labels are not a mapping")
+    return alerts
+
+
+def build_webhook(
+    config: Config, state: ExporterState, metrics: ExporterMetrics, pollers: Sequence[Poller]
+) -> WebhookReceiver:
+    """The receiver for ``config``, with one Cloud API client per organisation, installed nowhere yet."""
+    settings = config.webhook
+    token = settings.token
+    if token is not None:
+        add_secret_source(lambda: [token.get()])
+    targets = []
+    for org, poller in zip(config.organizations, pollers, strict=True):
+        values: tuple[str, ...] = (org.name or "",) if config.labelled else ()
+
+        def count(endpoint: str, code: str, values: tuple[str, ...] = values) -> None:
+            metrics.api_requests.labels(*values, endpoint, code).inc()
+
+        client = CloudClient(
+            org.cloud_url,
+            org.credentials,
+            read_timeout=config.request_timeout,
+            retries=config.retries,
+            max_retry_after=config.max_retry_after,
+            on_request=count,
+        )
+        targets.append(Target(poller.organization, org.name, client))
+    return WebhookReceiver(settings, state, metrics.registry, targets)
