@@ -41,6 +41,16 @@ def run_simulate(argv: list[str]) -> int:
     return simulator_main(argv)
 
 
+@subcommand("incident")
+def run_incident(argv: list[str]) -> int:
+    """Update a Soda incident from the command line (``incident update ID --status ...``)."""
+    # Imported here, as for simulate: registering from the other module would miss this registry
+    # when the module runs as ``python -m exporter.cli`` (then named __main__).
+    from exporter.incident_cli import main as incident_main
+
+    return incident_main(argv)
+
+
 def run_exporter(argv: list[str]) -> int:
     """Run the exporter until SIGTERM or SIGINT."""
     config = parse_args(argv)

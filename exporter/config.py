@@ -215,7 +215,8 @@ def build_parser(prog: str = "soda-incidents-exporter") -> argparse.ArgumentPars
         allow_abbrev=False,
         description="Prometheus exporter for Soda Cloud incidents. Every flag can also be set "
         "through the environment variable shown; a flag wins over its variable.",
-        epilog="Subcommands: 'simulate' runs the Soda Cloud simulator alone. Credentials come from "
+        epilog="Subcommands: 'simulate' runs the Soda Cloud simulator alone; 'incident update' changes a "
+        "Soda incident. Credentials come from "
         "SODA_API_KEY_ID / SODA_API_KEY_SECRET or the *-file flags, never from flag values.",
     )
     for flag in FLAGS:

@@ -1,0 +1,141 @@
+"""``soda-incidents-exporter incident update``: change a Soda incident from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Mapping
+from typing import NoReturn
+
+from exporter.config import FLAGS, resolve_flags
+from exporter.logs import add_secret_source, configure_logging
+from exporter.organizations import REGIONS
+from exporter.settings import ConfigError
+from exporter.soda.cloud import SEVERITIES, STATUSES, CloudClient, IncidentUpdate, SodaError, UpdatedIncident
+from exporter.soda.credentials import CredentialsError, CredentialSource
+
+PROG = "soda-incidents-exporter incident"
+# The exporter's own flags (and their variables) that say where Soda Cloud is and how to log in.
+SHARED_FLAGS = tuple(
+    flag
+    for flag in FLAGS
+    if flag.name
+    in (
+        "--soda.region",
+        "--soda.cloud-url",
+        "--soda.api-key-id-file",
+        "--soda.api-key-secret-file",
+        "--soda.request-timeout",
+        "--log.level",
+    )
+)
+CHANGE_OPTIONS = "--status, --severity, --title, --description or --resolution-notes"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Errors are one line and exit code 2, as for the exporter's own flags."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print one line naming the problem and exit 2."""
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``incident`` and its ``update`` command."""
+    parser = _Parser(prog=PROG, allow_abbrev=False, description="Act on Soda Cloud incidents.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
+    update = commands.add_parser(
+        "update",
+        allow_abbrev=False,
+        help="change an incident's status, severity, title, description or resolution notes",
+        description="Change a Soda Cloud incident through the Cloud API v1. Soda allows 10 updates per "
+        "minute per API key; over that the command waits and retries. Credentials come from "
+        "SODA_API_KEY_ID / SODA_API_KEY_SECRET or the *-file flags, as for the exporter.",
+    )
+    update.add_argument("incident_id", metavar="INCIDENT_ID", help="the incident's id (not its number)")
+    update.add_argument("--status", choices=STATUSES, help="new status")
+    update.add_argument("--severity", choices=SEVERITIES, help="new severity")
+    update.add_argument("--title", help="new title")
+    update.add_argument("--description", help="new description")
+    update.add_argument("--resolution-notes", dest="resolution_notes", help="new resolution notes")
+    update.add_argument("--output", choices=("text", "json"), default="text", help="output format (text)")
+    for flag in SHARED_FLAGS:
+        shown = f" (default {flag.default})" if flag.default is not None else ""
+        update.add_argument(
+            flag.name,
+            dest=flag.dest,
+            default=None,
+            metavar=flag.name.rsplit(".", 1)[-1].upper().replace("-", "_"),
+            help=f"{flag.help}{shown} [${flag.env_name}]",
+        )
+    return parser
+
+
+def render_text(incident: UpdatedIncident) -> str:
+    """The updated incident for a person: number, name, severity, status and Cloud URL."""
+    number = f"#{incident.number}" if incident.number is not None else incident.id
+    return (
+        f"Updated incident {number}: {incident.name}\n"
+        f"  severity:  {incident.severity}\n"
+        f"  status:    {incident.status}\n"
+        f"  cloud URL: {incident.cloud_url}\n"
+    )
+
+
+def _credentials(values: Mapping[str, object], environ: Mapping[str, str]) -> CredentialSource:
+    source = CredentialSource(
+        key_id=environ.get("SODA_API_KEY_ID") or None,
+        key_secret=environ.get("SODA_API_KEY_SECRET") or None,
+        key_id_file=str(values["soda_api_key_id_file"] or "") or None,
+        key_secret_file=str(values["soda_api_key_secret_file"] or "") or None,
+    )
+    source.get()  # a missing key is a usage error, found before anything is sent
+    return source
+
+
+def main(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
+    """Run ``incident ...``; 0 on success, 1 when Soda refuses or fails, 2 on a usage error."""
+    env = os.environ if environ is None else environ
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = f"{PROG} {args.command}"
+    try:
+        update = IncidentUpdate(
+            title=args.title,
+            severity=args.severity,
+            status=args.status,
+            description=args.description,
+            resolution_notes=args.resolution_notes,
+        )
+    except ValueError as exc:  # pragma: no cover - argparse choices already hold the spec's values
+        parser.error(str(exc))
+    if update.is_empty():
+        parser.exit(2, f"{command}: error: nothing to change: give at least one of {CHANGE_OPTIONS}\n")
+    if args.title is not None and not args.title.strip():
+        parser.exit(2, f"{command}: error: --title must not be empty\n")
+    try:
+        values = resolve_flags(args, env, SHARED_FLAGS)
+        credentials = _credentials(values, env)
+    except (ConfigError, CredentialsError) as exc:
+        parser.exit(2, f"{command}: error: {exc}\n")
+    configure_logging(str(values["log_level"]), "console")
+    add_secret_source(lambda: [credentials.get().key_id, credentials.get().key_secret])
+    cloud_url = str(values["soda_cloud_url"] or REGIONS[str(values["soda_region"])][1])
+    client = CloudClient(cloud_url, credentials, read_timeout=float(values["soda_request_timeout"]))
+    try:
+        incident = client.update_incident(args.incident_id, update)
+    except SodaError as exc:
+        print(f"{command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted; the update may or may not have been applied", file=sys.stderr)
+        return 130
+    finally:
+        client.close()
+    if args.output == "json":
+        print(json.dumps(incident.to_json(), ensure_ascii=False))
+    else:
+        sys.stdout.write(render_text(incident))
+    return 0
