@@ -51,6 +51,14 @@ def run_incident(argv: list[str]) -> int:
     return incident_main(argv)
 
 
+@subcommand("backfill")
+def run_backfill(argv: list[str]) -> int:
+    """Write the Reporting API's history as OpenMetrics for promtool (``backfill --from --to -o``)."""
+    from exporter.backfill_cli import main as backfill_main
+
+    return backfill_main(argv)
+
+
 def run_exporter(argv: list[str]) -> int:
     """Run the exporter until SIGTERM or SIGINT."""
     config = parse_args(argv)
