@@ -180,16 +180,16 @@ class CloudClient:
                 continue
             status = response.status_code
             if status == 429:
+                wait = self._rate_limit_wait(response.headers.get("Retry-After"), limited_streak)
+                limited_streak += 1
+                # Soda's window is full whoever filled it: every other update in this process waits too.
+                self.bucket.hold(wait)
                 if limited_left <= 0:
                     raise SodaRateLimitedError(
                         f"update of incident {incident_id}: HTTP 429, still rate limited after "
                         f"{self.rate_limit_retries} waits"
                     )
                 limited_left -= 1
-                wait = self._rate_limit_wait(response.headers.get("Retry-After"), limited_streak)
-                limited_streak += 1
-                # Holding the bucket makes every other update in this process wait as well.
-                self.bucket.hold(wait)
                 log.warning(
                     "soda rate limited the update; waiting", incident_id=incident_id, wait_seconds=wait
                 )
