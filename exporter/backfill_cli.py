@@ -34,21 +34,11 @@ from exporter.soda.reporting import ReportingClient
 
 PROG = "soda-incidents-exporter backfill"
 # The exporter's own flags that mean the same here: endpoints, credentials, HTTP, paging, window.
-SHARED_FLAGS = frozenset(
-    {
-        "--soda.region",
-        "--soda.reporting-url",
-        "--soda.organization",
-        "--soda.api-key-id-file",
-        "--soda.api-key-secret-file",
-        "--soda.request-timeout",
-        "--soda.retries",
-        "--soda.max-retry-after",
-        "--poll.page-size",
-        "--poll.concurrency",
-        "--resolved.window",
-    }
-)
+SHARED_FLAGS = frozenset((
+    "--soda.region", "--soda.reporting-url", "--soda.organization", "--soda.api-key-id-file",
+    "--soda.api-key-secret-file", "--soda.request-timeout", "--soda.retries", "--soda.max-retry-after",
+    "--poll.page-size", "--poll.concurrency", "--resolved.window",
+))  # fmt: skip
 BACKFILL_FLAGS: tuple[Flag, ...] = tuple(flag for flag in FLAGS if flag.name in SHARED_FLAGS)
 
 
@@ -82,8 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         "as OpenMetrics, for 'promtool tsdb create-blocks-from openmetrics'. Credentials come from "
         "SODA_API_KEY_ID / SODA_API_KEY_SECRET or the *-file flags.",
     )
-    parser.add_argument("--from", dest="first", required=True, metavar="DATE", help="First report date.")
-    parser.add_argument("--to", dest="last", required=True, metavar="DATE", help="Last report date.")
+    parser.add_argument("--from", dest="first", required=True, metavar="DATE", help="First date, YYYY-MM-DD.")
+    parser.add_argument("--to", dest="last", required=True, metavar="DATE", help="Last date, included.")
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="Output file ('-': stdout).")
     parser.add_argument(
         "--step",
@@ -220,6 +210,7 @@ def _write(chunks: Iterator[str], output: str) -> tuple[int, int]:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             counted(handle)
+        os.chmod(tmp, 0o644)  # mkstemp gives 0600; promtool may run as another user
         os.replace(tmp, output)
     except BaseException:
         with contextlib.suppress(OSError):
