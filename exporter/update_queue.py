@@ -80,6 +80,11 @@ class UpdateQueue:
                 self._cond.wait(timeout)
             return self._jobs.popleft() if self._jobs else None
 
+    def wake(self) -> None:
+        """Wake a worker waiting in ``take`` (it is stopping)."""
+        with self._cond:
+            self._cond.notify_all()
+
     def done(self, job: Job) -> None:
         """Forget a job that has been sent (or given up on)."""
         with self._cond:

@@ -33,7 +33,9 @@ ACTION_LABEL = "soda_action"
 # Unknown action names come from alert labels; one label value keeps the counter's cardinality bounded.
 UNKNOWN_ACTION = "unknown"
 # Failure reasons of the client that are worth their own result; every other failure is "error".
-CLIENT_RESULTS = frozenset({"rejected", "not_found", "auth", "forbidden", "rate_limited", "credentials"})
+CLIENT_RESULTS = frozenset(
+    {"rejected", "not_found", "auth", "forbidden", "rate_limited", "credentials", "cancelled"}
+)
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class WebhookReceiver:
     def close(self) -> None:
         """Cancel the update in progress (its waits) and close the clients."""
         self._stopped.set()
+        self.queue.wake()
         for target in self.targets:
             target.client.close()
 
@@ -194,7 +197,7 @@ class WebhookReceiver:
     # --- worker side -----------------------------------------------------------------------------
 
     def _run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
+        while not stop.is_set() and not self._stopped.is_set():
             job = self.queue.take(timeout=0.5)
             if job is None:
                 continue
@@ -226,9 +229,9 @@ class WebhookReceiver:
         try:
             updated = target.client.update_incident(job.incident_id, changes)
         except SodaError as exc:
-            outcome = exc.reason if exc.reason in CLIENT_RESULTS else "error"
-            cancelled = self._stopped.is_set()
-            self.updates.labels(job.action, "cancelled" if cancelled else outcome).inc()
+            outcome = "cancelled" if self._stopped.is_set() else exc.reason
+            outcome = outcome if outcome in CLIENT_RESULTS else "error"
+            self.updates.labels(job.action, outcome).inc()
             log.warning("incident update failed", result=outcome, error=str(exc), **fields)
             return
         self.recent.record(job.organization, job.incident_id, updated.severity, updated.status)
