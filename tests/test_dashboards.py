@@ -18,12 +18,17 @@ ROOT = Path(__file__).resolve().parent.parent
 GRAFANA_DIR = ROOT / "grafana"
 DASHBOARD_FILES = sorted((GRAFANA_DIR / "dashboards").glob("*.json"))
 RULES_FILE = ROOT / "deploy" / "prometheus" / "soda-incidents.rules.yml"
-TARGET_VARIABLES = {"datasource", "job", "instance"}
+TARGET_VARIABLES = {"datasource", "job", "instance", "organization"}
 REQUIRED_VARIABLES = {
     "soda-incidents-overview.json": TARGET_VARIABLES | {"dataset", "severity"},
     "soda-exporter-health.json": TARGET_VARIABLES,
 }
 DATASOURCE_UID = "${datasource}"
+ORGANIZATION_MATCHER = 'organization=~"$organization"'
+# Series about the exporter process or its scrape: they never carry an organization label.
+PROCESS_METRICS = re.compile(r"\b(up|scrape_duration_seconds|process_\w+|soda_exporter_build_info)\{")
+NAME_JOIN = "* on (organization, dataset_id) group_left (dataset_name)"
+NAME_FALLBACK = "label_replace(group by (organization, dataset_id) ("
 RECORDED_NAME = re.compile(r"\b[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_:]+")
 
 
@@ -100,14 +105,15 @@ def test_dashboard_identity(path: Path) -> None:
 
 @pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
 def test_template_variables(path: Path) -> None:
-    """The datasource, job and instance variables (and dataset, severity on the overview) exist."""
+    """The datasource, job, instance, organization variables (dataset, severity on the overview) exist."""
     variables = {v["name"]: v for v in load(path)["templating"]["list"]}
     assert REQUIRED_VARIABLES[path.name] <= set(variables)
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "prometheus"
     for name in set(variables) - {"datasource"}:
         assert variables[name]["datasource"]["uid"] == DATASOURCE_UID, name
-        assert variables[name]["query"].startswith("label_values("), name
+        assert variables[name]["query"].startswith(("label_values(", "query_result(")), name
+        assert variables[name]["includeAll"] and variables[name]["allValue"] == ".*", name
 
 
 @pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
@@ -144,10 +150,48 @@ def test_panel_ids_unique_and_layout_fits(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
-def test_queries_filter_on_job_and_instance(path: Path) -> None:
-    """Every query is scoped by the job and instance variables."""
+def test_queries_filter_on_job_instance_and_organization(path: Path) -> None:
+    """Every query is scoped by job and instance, and by organisation unless it reads process series."""
     for title, expr in queries(load(path)):
         assert 'job=~"$job"' in expr and 'instance=~"$instance"' in expr, title
+        if not PROCESS_METRICS.search(expr):
+            assert ORGANIZATION_MATCHER in expr, title
+        for selector in re.findall(r"\b(soda_\w+|soda:\w+)\{([^}]*)\}", expr):
+            assert ORGANIZATION_MATCHER in selector[1] or selector[0] == "soda_exporter_build_info", title
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
+def test_variable_queries_filter_on_the_variables_above(path: Path) -> None:
+    """The organisation variable follows job and instance; the overview's variables follow all three."""
+    variables = {v["name"]: v for v in load(path)["templating"]["list"]}
+    assert variables["organization"]["query"] == (
+        'label_values(soda_up{job=~"$job", instance=~"$instance"}, organization)'
+    )
+    for name in set(variables) - TARGET_VARIABLES:
+        assert ORGANIZATION_MATCHER in variables[name]["query"], name
+
+
+def test_overview_shows_dataset_names_with_id_fallback() -> None:
+    """Dataset names are joined from soda_dataset_info, and a dataset without one keeps its id."""
+    model = load(GRAFANA_DIR / "dashboards" / "soda-incidents-overview.json")
+    joined = {title: expr for title, expr in queries(model) if NAME_JOIN in expr}
+    assert {"Top datasets by open incidents", "Open incidents", "Oldest open incident"} <= set(joined)
+    for title, expr in joined.items():
+        assert "soda_dataset_info{" in expr and NAME_FALLBACK in expr, title
+    legends = {
+        panel["title"]: target.get("legendFormat", "")
+        for panel in panels(model)
+        for target in panel.get("targets", [])
+    }
+    assert legends["Top datasets by open incidents"] == "{{dataset_name}}"
+    assert "dataset_id" not in legends["Oldest open incident"]
+    table = next(p for p in panels(model) if p["type"] == "table")
+    organize = table["transformations"][0]["options"]
+    assert organize["renameByName"]["dataset_name"] == "Dataset"
+    dataset = next(v for v in model["templating"]["list"] if v["name"] == "dataset")
+    assert dataset["query"].startswith("query_result(") and "\n" not in dataset["query"]
+    assert NAME_JOIN in dataset["query"] and NAME_FALLBACK in dataset["query"]
+    assert "(?<value>" in dataset["regex"] and "(?<text>" in dataset["regex"]
 
 
 def test_overview_filters_on_dataset_and_severity() -> None:
@@ -180,7 +224,7 @@ def test_overview_covers_the_required_views() -> None:
     for needle in (
         "sum by (severity) (soda_incidents_open",
         "sum by (status) (soda_incidents_open",
-        "sum by (dataset_id) (soda_incidents_open",
+        "sum by (organization, dataset_id) (soda_incidents_open",
         "soda_incident_open_age_seconds_bucket",
         "histogram_quantile(0.5",
         "histogram_quantile(0.9",
@@ -202,6 +246,10 @@ def test_health_covers_the_required_views() -> None:
         "soda_exporter_api_requests_total",
         "soda_exporter_poll_failures_total",
         "soda_exporter_last_success_timestamp_seconds",
+        "soda_exporter_polls_skipped_total",
+        "soda_exporter_dataset_refresh_failures_total",
+        "soda_exporter_rows_skipped_total",
+        "soda_dataset_info",
         "scrape_duration_seconds",
     ):
         assert metric in text, metric

@@ -15,10 +15,17 @@ from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 TAGS = ["soda", "soda-incidents-exporter"]
 
-# Label matchers shared by the queries; extra labels such as `organization` pass through them.
-TARGET = 'job=~"$job", instance=~"$instance"'
+# Label matchers shared by the queries. PROCESS selects series about the exporter process or its
+# scrape (up, process_*, soda_exporter_build_info), which never carry `organization`. TARGET adds the
+# organisation: with --config.file every Soda series carries organization="<name>"; single-organisation
+# exporters have no such label, and `organization=~".*"` (the variable's All) also matches its absence.
+PROCESS = 'job=~"$job", instance=~"$instance"'
+TARGET = f'{PROCESS}, organization=~"$organization"'
 BY_SEVERITY = f'{TARGET}, severity=~"$severity"'
 INCIDENTS = f'{BY_SEVERITY}, dataset_id=~"$dataset"'
+
+# What identifies a dataset across exporters: dataset ids are unique within an organisation.
+DATASET_KEY = "organization, dataset_id"
 
 # Recording rules of deploy/prometheus/soda-incidents.rules.yml used by the dashboards.
 OPEN_AGE_RECORD = "soda:incident_open_age_seconds"
@@ -43,6 +50,24 @@ BUCKET_NAMES = {
 }
 
 PanelT = TypeVar("PanelT", stat.Panel, timeseries.Panel, bargauge.Panel)
+
+
+def dataset_names(ids: str) -> str:
+    """One series valued 1 per (organization, dataset_id) of ``ids``, labelled with its dataset_name.
+
+    The name comes from soda_dataset_info; a dataset without one (names not read yet, a failed refresh,
+    an empty name) gets its id as dataset_name, so joining on these never drops a series.
+    """
+    return (
+        f'max by ({DATASET_KEY}, dataset_name) (soda_dataset_info{{{TARGET}, dataset_name!=""}})'
+        f" or on ({DATASET_KEY}) "
+        f'label_replace(group by ({DATASET_KEY}) ({ids}), "dataset_name", "$1", "dataset_id", "(.+)")'
+    )
+
+
+def with_dataset_names(expr: str) -> str:
+    """``expr`` (series with a dataset_id) with a dataset_name label joined from soda_dataset_info."""
+    return f"({expr})\n* on ({DATASET_KEY}) group_left (dataset_name)\n({dataset_names(expr)})"
 
 
 def query(expr: str, legend: str = "", *, instant: bool = False, ref: str = "A") -> prometheus.Dataquery:
@@ -188,13 +213,15 @@ def label_variable(name: str, label: str, expr: str) -> dashboard.QueryVariable:
 
 
 def target_variables() -> list[Any]:
-    """The data source, job and instance variables that both dashboards have."""
+    """The data source, job, instance and organisation variables that both dashboards have."""
     return [
         datasource_variable(),
         label_variable("job", "Job", "label_values(soda_exporter_build_info, job)"),
         label_variable(
             "instance", "Instance", 'label_values(soda_exporter_build_info{job=~"$job"}, instance)'
         ),
+        # Lists nothing for single-organisation exporters; All (.*) then matches their unlabelled series.
+        label_variable("organization", "Organisation", f"label_values(soda_up{{{PROCESS}}}, organization)"),
     ]
 
 

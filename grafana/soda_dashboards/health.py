@@ -7,6 +7,7 @@ from typing import Any
 from grafana_foundation_sdk.models import common as cm
 
 from soda_dashboards.common import (
+    PROCESS,
     TARGET,
     Board,
     query,
@@ -43,7 +44,7 @@ def status_row(board: Board) -> None:
         "Scrape target",
         "up: whether Prometheus' last scrape of the exporter succeeded.",
         "none",
-        query(f"min(up{{{TARGET}}})", instant=True),
+        query(f"min(up{{{PROCESS}}})", instant=True),
         UP_STEPS,
     ).mappings(value_map(UP_MAP))
     panels = [
@@ -67,14 +68,14 @@ def status_row(board: Board) -> None:
             "Scrape duration",
             "How long Prometheus' last scrape of the exporter took.",
             "s",
-            query(f"max(scrape_duration_seconds{{{TARGET}}})", instant=True),
+            query(f"max(scrape_duration_seconds{{{PROCESS}}})", instant=True),
             thresholds((None, "green"), (5, "orange"), (10, "red")),
         ),
         stat_panel(
             "Exporter version",
             "Version of the exporter (soda_exporter_build_info).",
             "none",
-            query(f"max by (version) (soda_exporter_build_info{{{TARGET}}})", "{{version}}", instant=True),
+            query(f"max by (version) (soda_exporter_build_info{{{PROCESS}}})", "{{version}}", instant=True),
             text_mode=cm.BigValueTextMode.NAME,
         ),
     ]
@@ -88,11 +89,16 @@ def polling_row(board: Board) -> None:
     board.add(
         timeseries_panel(
             "Polling and scrape status",
-            "soda_up (last poll cycle succeeded) and up (last scrape succeeded), per instance.",
+            "soda_up (last poll cycle succeeded) per instance and organisation, "
+            "and up (last scrape succeeded) per instance.",
             "none",
             [
-                query(f"min by (instance) (soda_up{{{TARGET}}})", "polling {{instance}}", ref="A"),
-                query(f"up{{{TARGET}}}", "scrape {{instance}}", ref="B"),
+                query(
+                    f"min by (instance, organization) (soda_up{{{TARGET}}})",
+                    "polling {{instance}} {{organization}}",
+                    ref="A",
+                ),
+                query(f"up{{{PROCESS}}}", "scrape {{instance}}", ref="B"),
             ],
         )
         .min(0)
@@ -195,15 +201,70 @@ def polling_row(board: Board) -> None:
     )
 
 
+def or_zero(expr: str) -> str:
+    """``expr``, or 0 while the selected exporters poll but have recorded nothing of it (no failure yet)."""
+    return f"{expr}\nor on () 0 * sum(soda_up{{{TARGET}}})"
+
+
+def datasets_row(board: Board) -> None:
+    """Dataset names (soda_dataset_info) and the incident pulls saved by ETL-aware polling."""
+    board.row("Dataset names and skipped pulls")
+    failures = "soda_exporter_dataset_refresh_failures_total"
+    stats = [
+        stat_panel(
+            "Datasets with names",
+            "Datasets listed in soda_dataset_info (from Soda's /coverage/datasets); "
+            "dashboards show the others by id.",
+            "short",
+            query(or_zero(f"count(soda_dataset_info{{{TARGET}}})"), instant=True),
+        ),
+        stat_panel(
+            "Dataset name refresh failures (1h)",
+            "Failed refreshes of dataset names over the last hour; the last good names are kept "
+            "and incident metrics are not affected.",
+            "short",
+            query(or_zero(f"sum(increase({failures}{{{TARGET}}}[1h]))"), instant=True),
+            thresholds((None, "green"), (1, "orange")),
+        ),
+        stat_panel(
+            "Incident pulls skipped (1h)",
+            "Poll cycles of the last hour that did not pull incidents again because Soda's "
+            "reporting ETL had not refreshed since the last pull.",
+            "short",
+            query(f"sum(increase(soda_exporter_polls_skipped_total{{{TARGET}}}[1h]))", instant=True),
+        ),
+    ]
+    for panel in stats:
+        board.add(panel, 4, 8)
+    board.add(
+        timeseries_panel(
+            "Dataset name refresh failures by reason",
+            "Failed refreshes of dataset names per interval, by reason (none: no failure recorded).",
+            "short",
+            [
+                query(
+                    f"sum by (reason) (increase({failures}{{{TARGET}}}[{RATE}]))\n"
+                    f'or on () label_replace(0 * sum(soda_up{{{TARGET}}}), "reason", "none", "", "")',
+                    "{{reason}}",
+                )
+            ],
+            stacked=True,
+            bars=True,
+        ).interval(POLL_INTERVAL),
+        12,
+        8,
+    )
+
+
 def process_row(board: Board) -> None:
-    """Prometheus' view of the scrape, and the exporter process."""
+    """Prometheus' view of the scrape, and the exporter process (per process: no organisation)."""
     board.row("Scrape and process")
     board.add(
         timeseries_panel(
             "Scrape duration",
             "How long Prometheus takes to scrape the exporter.",
             "s",
-            [query(f"scrape_duration_seconds{{{TARGET}}}", "{{instance}}")],
+            [query(f"scrape_duration_seconds{{{PROCESS}}}", "{{instance}}")],
         ),
         8,
         8,
@@ -213,7 +274,7 @@ def process_row(board: Board) -> None:
             "Resident memory",
             "Resident memory of the exporter process.",
             "bytes",
-            [query(f"process_resident_memory_bytes{{{TARGET}}}", "{{instance}}")],
+            [query(f"process_resident_memory_bytes{{{PROCESS}}}", "{{instance}}")],
         ),
         8,
         8,
@@ -223,7 +284,7 @@ def process_row(board: Board) -> None:
             "CPU usage",
             "CPU time used by the exporter process, as a share of one core.",
             "percentunit",
-            [query(f"rate(process_cpu_seconds_total{{{TARGET}}}[{RATE}])", "{{instance}}")],
+            [query(f"rate(process_cpu_seconds_total{{{PROCESS}}}[{RATE}])", "{{instance}}")],
         ),
         8,
         8,
@@ -238,5 +299,6 @@ def build() -> dict[str, Any]:
     board.variables(target_variables())
     status_row(board)
     polling_row(board)
+    datasets_row(board)
     process_row(board)
     return board.to_dict()

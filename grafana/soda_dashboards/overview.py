@@ -10,8 +10,10 @@ from soda_dashboards.common import (
     AGE_STEPS,
     BUCKET_NAMES,
     BY_SEVERITY,
+    DATASET_KEY,
     INCIDENTS,
     OPEN_AGE_RECORD,
+    TARGET,
     Board,
     bargauge_panel,
     heatmap_query,
@@ -22,6 +24,7 @@ from soda_dashboards.common import (
     target_variables,
     thresholds,
     timeseries_panel,
+    with_dataset_names,
 )
 from soda_dashboards.overview_details import freshness_row, incidents_table, resolution_row
 
@@ -29,6 +32,14 @@ UID = "soda-incidents-overview"
 TITLE = "Soda Incidents — Overview"
 
 COUNT_STEPS = thresholds((None, "green"), (1, "red"))
+
+# Datasets that have incidents, each with its name (or its id when soda_dataset_info has none). Grafana
+# needs a query_result() variable on one line; the regex shows the name and keeps the id as the value.
+DATASET_IDS = (
+    f"group by ({DATASET_KEY}) (soda_incidents_open{{{TARGET}}} or soda_incidents_resolved{{{TARGET}}})"
+)
+DATASET_QUERY = f"query_result({with_dataset_names(DATASET_IDS)})".replace("\n", " ")
+DATASET_REGEX = '/dataset_id="(?<value>[^"]+)".*dataset_name="(?<text>[^"]+)"/'
 
 
 def resolution_quantile(q: str) -> str:
@@ -60,7 +71,11 @@ def summary_row(board: Board) -> None:
             "Oldest open incident",
             "Age of the oldest listed open incident (recording rule " + OPEN_AGE_RECORD + ").",
             "s",
-            query(f"topk(1, {OPEN_AGE_RECORD}{{{INCIDENTS}}})", "{{title}} ({{dataset_id}})", instant=True),
+            query(
+                f"topk(1, {with_dataset_names(f'{OPEN_AGE_RECORD}{{{INCIDENTS}}}')})",
+                "{{title}} ({{dataset_name}})",
+                instant=True,
+            ),
             AGE_STEPS,
             cm.BigValueTextMode.VALUE_AND_NAME,
         ),
@@ -105,11 +120,13 @@ def open_row(board: Board) -> None:
     board.add(
         bargauge_panel(
             "Top datasets by open incidents",
-            "The ten datasets with the most open incidents.",
+            "The ten datasets with the most open incidents, by name (soda_dataset_info; the id if unnamed).",
             "short",
             query(
-                f"sort_desc(topk(10, sum by (dataset_id) (soda_incidents_open{{{INCIDENTS}}}) > 0))",
-                "{{dataset_id}}",
+                "sort_desc(topk(10, "
+                + with_dataset_names(f"sum by ({DATASET_KEY}) (soda_incidents_open{{{INCIDENTS}}}) > 0")
+                + "))",
+                "{{dataset_name}}",
                 instant=True,
             ),
             thresholds((None, "orange")),
@@ -141,15 +158,9 @@ def build() -> dict[str, Any]:
     board.variables(
         [
             *target_variables(),
+            label_variable("dataset", "Dataset", DATASET_QUERY).regex(DATASET_REGEX),
             label_variable(
-                "dataset",
-                "Dataset",
-                'label_values(soda_incidents_open{job=~"$job", instance=~"$instance"}, dataset_id)',
-            ),
-            label_variable(
-                "severity",
-                "Severity",
-                'label_values(soda_incidents_open{job=~"$job", instance=~"$instance"}, severity)',
+                "severity", "Severity", f"label_values(soda_incidents_open{{{TARGET}}}, severity)"
             ),
         ]
     )

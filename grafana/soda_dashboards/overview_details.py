@@ -24,17 +24,20 @@ from soda_dashboards.common import (
     table_query,
     thresholds,
     timeseries_panel,
+    with_dataset_names,
 )
 
 TABLE_COLUMNS = {
+    "organization": "Organisation",
     "incident_id": "Incident",
     "title": "Title",
-    "dataset_id": "Dataset",
+    "dataset_name": "Dataset",
     "check_name": "Check",
     "severity": "Severity",
     "status": "Status",
     "lead_email": "Lead",
     "Value": "Age",
+    "dataset_id": "Dataset id",
 }
 
 
@@ -113,10 +116,11 @@ def incidents_table() -> table.Panel:
         .title("Open incidents")
         .description(
             "One row per listed open incident: soda_incident_info joined with "
-            "soda_incident_created_timestamp_seconds (recording rule " + OPEN_AGE_RECORD + ")."
+            "soda_incident_created_timestamp_seconds (recording rule " + OPEN_AGE_RECORD + "), "
+            "and with the dataset's name from soda_dataset_info (its id when it has none)."
         )
         .unit("s")
-        .with_target(table_query(f"{OPEN_AGE_RECORD}{{{INCIDENTS}}}"))
+        .with_target(table_query(with_dataset_names(f"{OPEN_AGE_RECORD}{{{INCIDENTS}}}")))
         .with_transformation(
             dm.DataTransformerConfig(
                 id_val="organize",
