@@ -11,11 +11,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
+import yaml
 
 T = TypeVar("T")
 
@@ -32,6 +34,44 @@ def exporter_command() -> list[str]:
     """How to run the project's console script from the test's own interpreter environment."""
     script = shutil.which("soda-incidents-exporter", path=str(Path(sys.executable).parent))
     return [script] if script else [sys.executable, "-m", "exporter.cli"]
+
+
+@dataclass(frozen=True)
+class Org:
+    """One organisation of an exporter's --config.file: its name, simulator port and API key."""
+
+    name: str
+    port: int
+    key_id: str
+    key_secret: str
+
+    @property
+    def id_env(self) -> str:
+        """The variable the config file names for the key id."""
+        return f"{self.name.upper()}_KEY_ID"
+
+    @property
+    def secret_env(self) -> str:
+        """The variable the config file names for the key secret."""
+        return f"{self.name.upper()}_KEY_SECRET"
+
+
+def write_organizations(path: Path, orgs: Sequence[Org]) -> dict[str, str]:
+    """Write a --config.file naming every organisation; return the variables holding their keys."""
+    entries = [
+        {
+            "name": org.name,
+            "reporting_url": f"http://127.0.0.1:{org.port}/v1",
+            "cloud_url": f"http://127.0.0.1:{org.port}",
+            "api_key_id_env": org.id_env,
+            "api_key_secret_env": org.secret_env,
+        }
+        for org in orgs
+    ]
+    path.write_text(yaml.safe_dump({"organizations": entries}, sort_keys=False), encoding="utf-8")
+    env = {org.id_env: org.key_id for org in orgs}
+    env.update({org.secret_env: org.key_secret for org in orgs})
+    return env
 
 
 class Processes:

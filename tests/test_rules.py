@@ -182,3 +182,17 @@ def test_rule_tests_use_every_rule_file() -> None:
         for ref in yaml.safe_load(path.read_text(encoding="utf-8"))["rule_files"]:
             loaded.add((path.parent / ref).resolve())
     assert {p.resolve() for p in RULE_FILES} <= loaded
+
+
+def test_aggregations_keep_the_organization_label() -> None:
+    """Every by (...) and on (...) list keeps organization, so several organisations never merge."""
+    lists = [
+        match.group(1)
+        for path in RULE_FILES
+        for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]
+        for rule in group["rules"]
+        for match in re.finditer(r"\b(?:by|on)\s*\(([^)]*)\)", rule["expr"])
+    ]
+    assert lists, "the rules aggregate nothing"
+    for labels in lists:
+        assert "organization" in {label.strip() for label in labels.split(",")}, labels
