@@ -28,6 +28,8 @@ SHARED_FLAGS = tuple(
         "--soda.api-key-id-file",
         "--soda.api-key-secret-file",
         "--soda.request-timeout",
+        "--soda.retries",
+        "--soda.max-retry-after",
         "--log.level",
     )
 )
@@ -123,7 +125,13 @@ def main(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
     configure_logging(str(values["log_level"]), "console")
     add_secret_source(lambda: [credentials.get().key_id, credentials.get().key_secret])
     cloud_url = str(values["soda_cloud_url"] or REGIONS[str(values["soda_region"])][1])
-    client = CloudClient(cloud_url, credentials, read_timeout=float(values["soda_request_timeout"]))
+    client = CloudClient(
+        cloud_url,
+        credentials,
+        read_timeout=float(values["soda_request_timeout"]),
+        retries=int(values["soda_retries"]),
+        max_retry_after=float(values["soda_max_retry_after"]),
+    )
     try:
         incident = client.update_incident(args.incident_id, update)
     except SodaError as exc:
