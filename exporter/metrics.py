@@ -116,6 +116,7 @@ class ExporterMetrics:
         labelled(self.poll_duration, values)
         for reason in FAILURE_REASONS:
             self.poll_failures.labels(*values, reason)
+            self.dataset_failures.labels(*values, reason)
         for reason in SKIP_REASONS:
             self.rows_skipped.labels(*values, reason)
 
