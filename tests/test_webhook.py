@@ -12,7 +12,6 @@ import requests
 from structlog.testing import capture_logs
 
 from exporter.app import Exporter
-from exporter.config import parse_args
 from exporter.logs import redact_processor
 from exporter.simulator import SimulatorServer, StateChange
 from exporter.soda.ratelimit import update_bucket
@@ -299,51 +298,3 @@ def test_alerts_are_routed_by_their_organization_label(
     assert reply.json() == {"queued": 1, "skipped": {"unknown_organization": 1}}
     wait_until(lambda: len(sims["south"].updates) == 1)
     assert sims["north"].updates == []
-
-
-@pytest.mark.parametrize(
-    ("argv", "env", "message"),
-    [
-        (["--webhook.enable"], {}, "needs a bearer token"),
-        (["--webhook.enable"], {"SODA_EXPORTER_WEBHOOK_TOKEN": "short"}, "at least 16 characters"),
-        (
-            ["--webhook.enable", "--webhook.token-file", "/nonexistent/token"],
-            {},
-            "cannot read webhook token file",
-        ),
-        (
-            ["--webhook.enable", "--webhook.actions-file", "ACTIONS"],
-            {"SODA_EXPORTER_WEBHOOK_TOKEN": TOKEN},
-            "status 'done'",
-        ),
-        (["--webhook.queue-size", "0"], {}, "--webhook.queue-size"),
-        ([], {"SODA_EXPORTER_WEBHOOK_ENABLE": "maybe"}, "SODA_EXPORTER_WEBHOOK_ENABLE"),
-    ],
-)
-def test_webhook_configuration_errors_exit_2_with_one_line(
-    argv: list[str], env: dict[str, str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    actions = tmp_path / "actions.yml"
-    actions.write_text("actions:\n  close:\n    status: done\n")
-    argv = [str(actions) if a == "ACTIONS" else a for a in argv]
-    base = {"SODA_API_KEY_ID": "id-0000", "SODA_API_KEY_SECRET": "secret-0000"}
-    with pytest.raises(SystemExit) as exited:
-        parse_args(argv, {**base, **env})
-    assert exited.value.code == 2
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and message in err
-
-
-def test_token_file_env_switches_and_defaults(tmp_path: Path) -> None:
-    token_file = tmp_path / "token"
-    token_file.write_text(TOKEN + "\n")
-    base = {"SODA_API_KEY_ID": "id-0000", "SODA_API_KEY_SECRET": "secret-0000"}
-    config = parse_args(
-        [],
-        {**base, "SODA_EXPORTER_WEBHOOK_ENABLE": "true", "SODA_EXPORTER_WEBHOOK_TOKEN_FILE": str(token_file)},
-    )
-    assert config.webhook.enabled and not config.webhook.dry_run and config.webhook.queue_size == 100
-    assert config.webhook.token is not None and config.webhook.token.matches(f"Bearer {TOKEN}")
-    assert set(config.webhook.actions) == {"escalate", "investigate"}
-    assert TOKEN not in repr(config)
-    assert not parse_args([], base).webhook.enabled
