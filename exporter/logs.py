@@ -27,7 +27,8 @@ def clear_secret_sources() -> None:
         _secret_sources.clear()
 
 
-def _current_secrets() -> list[str]:
+def current_secrets() -> list[str]:
+    """Every secret the registered sources know of right now."""
     secrets: list[str] = []
     for source in list(_secret_sources):
         try:
@@ -61,7 +62,7 @@ def redact_processor(
     _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """structlog processor: mask secrets in the rendered event, exception text included."""
-    secrets = _current_secrets()
+    secrets = current_secrets()
     if not secrets:
         return event_dict
     for key, value in list(event_dict.items()):

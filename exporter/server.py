@@ -16,6 +16,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as CONTENT_TYPE_OPENMETRICS
 
 from exporter import __version__
+from exporter.logs import current_secrets, redact
 from exporter.state import ExporterState
 
 MAX_BODY_BYTES = 1 << 20
@@ -188,12 +189,13 @@ def serve_ready(handler: ExporterRequestHandler) -> None:
 def serve_landing(handler: ExporterRequestHandler) -> None:
     """A small HTML page: links, version, and each organisation's last poll outcome."""
     rows = []
+    secrets = current_secrets()  # messages carry no secrets by construction; this makes sure
     for org, outcome in sorted(handler.server.state.outcomes().items()):
         when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(outcome.finished_at))
         verdict = "success" if outcome.success else "failure"
         rows.append(
             f"<tr><td>{html.escape(org)}</td><td>{verdict}</td><td>{when}</td>"
-            f"<td>{outcome.duration_seconds:.2f}s</td><td>{html.escape(outcome.message)}</td></tr>"
+            f"<td>{outcome.duration_seconds:.2f}s</td><td>{html.escape(redact(outcome.message, secrets))}</td></tr>"
         )
     table = "".join(rows) or "<tr><td colspan=5>no poll has finished yet</td></tr>"
     path = html.escape(handler.server.telemetry_path)
