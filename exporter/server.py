@@ -193,9 +193,10 @@ def serve_landing(handler: ExporterRequestHandler) -> None:
     for org, outcome in sorted(handler.server.state.outcomes().items()):
         when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(outcome.finished_at))
         verdict = "success" if outcome.success else "failure"
+        detail = html.escape(redact(outcome.message, secrets))
         rows.append(
             f"<tr><td>{html.escape(org)}</td><td>{verdict}</td><td>{when}</td>"
-            f"<td>{outcome.duration_seconds:.2f}s</td><td>{html.escape(redact(outcome.message, secrets))}</td></tr>"
+            f"<td>{outcome.duration_seconds:.2f}s</td><td>{detail}</td></tr>"
         )
     table = "".join(rows) or "<tr><td colspan=5>no poll has finished yet</td></tr>"
     path = html.escape(handler.server.telemetry_path)
