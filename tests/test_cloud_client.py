@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from exporter.simulator import SimulatorServer
 from exporter.simulator.faults import FaultPlan, FaultRule
@@ -272,3 +273,25 @@ def test_retry_after_parsing() -> None:
     assert parse_retry_after("Wed, 01 Jan 2025 11:00:00 GMT", now) == 0.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+def test_requests_and_answers_conform_to_the_cloud_api_document(
+    start_simulator: StartSim, make_client: MakeClient
+) -> None:
+    from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
+
+    from tests.test_simulator_spec import cloud_spec
+
+    sim = start_simulator(two_incidents())
+    spec = cloud_spec(sim.cloud_url)
+    client = make_client(sim)
+    seen: list[requests.Response] = []
+    client.session.hooks["response"].append(lambda response, *args, **kwargs: seen.append(response))
+    client.update_incident("inc-0001", IncidentUpdate(status="fixing", resolution_notes="on it"))
+    with pytest.raises(IncidentNotFound):
+        client.update_incident("inc-0404", IncidentUpdate(severity="minor"))
+    assert [r.status_code for r in seen] == [200, 404]
+    for response in seen:
+        request = RequestsOpenAPIRequest(response.request)
+        spec.validate_request(request)
+        spec.validate_response(request, RequestsOpenAPIResponse(response))
