@@ -75,11 +75,10 @@ def end_of_day(day: date) -> float:
 
 
 class DayAccumulator:
-    """A PageSink for one query over one date range: folds rows into per-report-date tallies.
+    """A PageSink for one query over one date range: folds rows into per-report-date tallies."""
 
-    Rows dated outside ``first``..``last`` are counted as seen but not tallied, so overlapping answers
-    can never count a date twice. Skipped rows use the live exporter's reasons.
-    """
+    # Rows dated outside first..last count as seen (for the drift check) but are not tallied, so
+    # overlapping answers never count a date twice. Skipped rows use the live exporter's reasons.
 
     def __init__(self, *, resolved: bool, first: date, last: date, resolved_window_seconds: float) -> None:
         self.resolved = resolved
@@ -230,12 +229,10 @@ def render_openmetrics(
     step_seconds: float = DAY_SECONDS,
     until: float | None = None,
 ) -> Iterator[str]:
-    """OpenMetrics text of both families: each series' samples in date order, stamped at midnight UTC.
-
-    ``labels`` are constant labels put first on every series. With ``step_seconds`` under a day, each
-    date's value is repeated every step until the next date; samples after ``until`` are left out
-    (a date's midnight sample is always kept). The text ends with ``# EOF``.
-    """
+    """OpenMetrics text of both families, each series' samples in time order, ending with ``# EOF``."""
+    # Samples are stamped at midnight UTC of their date; ``labels`` go first on every series. With a
+    # step under a day each value repeats every step until the next date, but never after ``until``
+    # (a date's midnight sample is always kept).
     if step_seconds < 1:
         raise ValueError("step must be at least one second")
     const_names = [name for name, _ in labels]
