@@ -99,6 +99,8 @@ BAD_VALUES: list[tuple[str, dict[str, Any]]] = [
     ("bool as string", {"demo": "yes"}),
     ("plain-text key in env", {"extraEnv": [{"name": "SODA_API_KEY_SECRET", "value": "s3cr3t"}]}),
     ("telemetry path clash", {"web": {"telemetryPath": "/healthz"}}),
+    ("unknown action field", {"webhook": {"actions": {"ack": {"owner": "me"}}}}),
+    ("bad action name", {"webhook": {"actions": {"Ack!": {"status": "investigating"}}}}),
 ]
 
 

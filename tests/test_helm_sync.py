@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter import config
+from exporter import actions, config
 from tests.helm_support import (
     CHART,
     RELEASE,
@@ -193,13 +193,26 @@ def test_chart_defaults_equal_the_exporter_defaults() -> None:
 @pytest.mark.parametrize("values_file", ["defaults", "all-enabled", "existing-secret", "demo", "webhook"])
 def test_rendered_args_are_accepted_by_the_exporter(values_file: str) -> None:
     args = container(render(load_values(values_file)))["args"]
-    known = {o for action in config.build_parser()._actions for o in action.option_strings}
-    unknown = sorted({a.split("=", 1)[0] for a in args} - known)
-    if unknown and all(a.startswith("--webhook.") for a in unknown):
-        pytest.skip(f"the exporter has no {', '.join(unknown)} yet")
     namespace = config.build_parser().parse_args(args)
     resolved = config.resolve_flags(namespace, {})
     assert resolved["web_listen_address"] == ("", chart_defaults()["web"]["port"])
+    assert bool(resolved["webhook_enable"]) == (values_file == "webhook")
+
+
+def test_webhook_actions_config_map_is_read_by_the_exporter() -> None:
+    values = load_values("webhook")
+    docs = render(values)
+    config_map = next(
+        d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-actions")
+    )
+    parsed = actions.parse_actions(yaml.safe_load(config_map["data"]["actions.yaml"]), "chart")
+    assert set(parsed) == set(values["webhook"]["actions"])
+    args = container(docs)["args"]
+    assert "--webhook.actions-file=/etc/soda-incidents-exporter/webhook-actions/actions.yaml" in args
+    template = only(docs, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+    values["webhook"]["actions"]["acknowledge"]["status"] = "resolved"
+    changed = only(render(values), "Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert template["checksum/config"] != changed["checksum/config"], "editing actions must roll the pod"
 
 
 def _undocumented_values(text: str) -> list[str]:
