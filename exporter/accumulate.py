@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 # Every reason a row can be skipped for, so the counter's series exist (at 0) from the start.
 SKIP_REASONS = (
@@ -21,9 +21,12 @@ SKIP_REASONS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class IncidentRow:
-    """The fields of one incident's newest row that the metrics use (raw strings, parsed later)."""
+class IncidentRow(NamedTuple):
+    """The fields of one incident's newest row that the metrics use (raw strings, parsed later).
+
+    A named tuple: immutable, and several times cheaper to create than a frozen dataclass, which
+    matters at one creation per row read.
+    """
 
     report_date: str
     dataset_id: str
@@ -69,55 +72,64 @@ class RowAccumulator:
 
     def add_rows(self, rows: list[Any]) -> None:
         """Fold one page of rows; rows without an incident, dataset or report date are skipped."""
-        newest = self.newest
-        keys = self._row_keys
-        for row in rows:
-            if not isinstance(row, dict):
-                self.skipped["not_an_object"] += 1
-                continue
-            incident_id = row.get("incident_id")
-            report_date = row.get("report_date")
-            row_key = row.get("incident_id_report_date_id") or f"{incident_id}/{report_date}"
-            key_hash = hash(row_key)
-            if key_hash in keys:
-                continue  # the same row served twice (e.g. repeated across pages)
-            if not incident_id or not isinstance(incident_id, str):
-                self._skip("missing_incident_id", key_hash)
-                continue
-            if not isinstance(report_date, str) or not self._valid_date(report_date):
-                self._skip("bad_report_date", key_hash)
-                continue
-            dataset_id = row.get("dataset_id")
-            if not dataset_id or not isinstance(dataset_id, str):
-                self._skip("missing_dataset_id", key_hash)
-                continue
-            keys.add(key_hash)
-            severity = row.get("severity")
-            status = row.get("status")
-            self.datasets.add(dataset_id)
-            self.severities.add(severity)
-            self.statuses.add(status)
-            if report_date > self.max_report_date:
-                self.max_report_date = report_date
-            previous = newest.get(incident_id)
-            if previous is not None and previous.report_date >= report_date:
-                continue
-            if self._keep_details:
-                newest[incident_id] = IncidentRow(
-                    report_date,
-                    dataset_id,
-                    severity,
-                    status,
-                    row.get("created_at"),
-                    row.get("resolved_at"),
-                    row.get("title"),
-                    row.get("check_name"),
-                    row.get("lead_email"),
-                )
-            else:
-                newest[incident_id] = IncidentRow(
-                    report_date, dataset_id, severity, status, row.get("created_at"), row.get("resolved_at")
-                )
+        # The hot loop of a poll: methods and attributes are bound to locals once per page.
+        newest, keys, valid_dates = self.newest, self._row_keys, self._valid_dates
+        details = self._keep_details
+        add_key, add_dataset = keys.add, self.datasets.add
+        add_severity, add_status = self.severities.add, self.statuses.add
+        latest = self.max_report_date
+        try:
+            for row in rows:
+                if not isinstance(row, dict):
+                    self.skipped["not_an_object"] += 1
+                    continue
+                get = row.get
+                incident_id = get("incident_id")
+                report_date = get("report_date")
+                key_hash = hash(get("incident_id_report_date_id") or f"{incident_id}/{report_date}")
+                if key_hash in keys:
+                    continue  # the same row served twice (e.g. repeated across pages)
+                if not incident_id or not isinstance(incident_id, str):
+                    self._skip("missing_incident_id", key_hash)
+                    continue
+                if not isinstance(report_date, str) or not (
+                    valid_dates.get(report_date) or self._valid_date(report_date)
+                ):
+                    self._skip("bad_report_date", key_hash)
+                    continue
+                dataset_id = get("dataset_id")
+                if not dataset_id or not isinstance(dataset_id, str):
+                    self._skip("missing_dataset_id", key_hash)
+                    continue
+                add_key(key_hash)
+                severity = get("severity")
+                status = get("status")
+                add_dataset(dataset_id)
+                add_severity(severity)
+                add_status(status)
+                if report_date > latest:
+                    latest = report_date
+                previous = newest.get(incident_id)
+                if previous is not None and previous.report_date >= report_date:
+                    continue
+                if details:
+                    newest[incident_id] = IncidentRow(
+                        report_date,
+                        dataset_id,
+                        severity,
+                        status,
+                        get("created_at"),
+                        get("resolved_at"),
+                        get("title"),
+                        get("check_name"),
+                        get("lead_email"),
+                    )
+                else:
+                    newest[incident_id] = IncidentRow(
+                        report_date, dataset_id, severity, status, get("created_at"), get("resolved_at")
+                    )
+        finally:
+            self.max_report_date = latest
 
     def _skip(self, reason: str, key_hash: int) -> None:
         # Remember skipped rows too, so a skipped row repeated on another page is not counted twice.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -120,6 +121,18 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+class _Normalised(dict[Any, str]):
+    """normalise() memoised: a page of rows holds only a handful of distinct severities and statuses."""
+
+    def __missing__(self, value: Any) -> str:
+        self[value] = result = normalise(value)
+        return result
+
+
+def _rank(item: tuple[float, str, IncidentRow]) -> tuple[float, str]:
+    return item[0], item[1]
+
+
 def build_snapshot(data: PollData, now: datetime, settings: SnapshotSettings) -> Snapshot:
     """Compute the open/resolved view of the organisation as of ``now`` from one cycle's rows."""
     skipped: Counter[str] = Counter(data.unresolved.skipped) + Counter(data.resolved.skipped)
@@ -147,25 +160,32 @@ def build_snapshot(data: PollData, now: datetime, settings: SnapshotSettings) ->
     }
     ages: dict[str, list[float]] = {sev: [] for sev in severities}
     now_ts = now.timestamp()
-    incidents: list[OpenIncident] = []
+    labels = _Normalised()
+    # (-created, id, row): sorting these puts the newest first; only the shown ones become objects.
+    ranked: list[tuple[float, str, IncidentRow]] = []
+    open_states: dict[str, tuple[str, str]] = {}
     for incident_id, (row, created) in open_rows.items():
-        severity, status = normalise(row.severity), normalise(row.status)
+        severity, status = labels[row.severity], labels[row.status]
         key = (row.dataset_id, severity, status)
         open_counts[key] = open_counts.get(key, 0) + 1
         created_ts = created.timestamp()
         ages[severity].append(max(0.0, now_ts - created_ts))
-        incidents.append(
-            OpenIncident(
-                incident_id=incident_id,
-                title=_text(row.title),
-                dataset_id=row.dataset_id,
-                check_name=_text(row.check_name),
-                severity=severity,
-                status=status,
-                lead_email=_text(row.lead_email),
-                created_at=created_ts,
-            )
+        ranked.append((-created_ts, incident_id, row))
+        open_states[incident_id] = (severity, status)
+    limit = max(0, settings.info_limit)
+    incidents = [
+        OpenIncident(
+            incident_id=incident_id,
+            title=_text(row.title),
+            dataset_id=row.dataset_id,
+            check_name=_text(row.check_name),
+            severity=open_states[incident_id][0],
+            status=open_states[incident_id][1],
+            lead_email=_text(row.lead_email),
+            created_at=-negative_created,
         )
+        for negative_created, incident_id, row in heapq.nsmallest(limit, ranked, key=_rank)
+    ]
 
     window_start = now_ts - settings.resolved_window_seconds
     resolved_counts: dict[tuple[str, str], int] = {(d, sev): 0 for d in datasets for sev in severities}
@@ -182,27 +202,25 @@ def build_snapshot(data: PollData, now: datetime, settings: SnapshotSettings) ->
             continue
         if resolved_at.timestamp() < window_start:
             continue
-        severity = normalise(row.severity)
+        severity = labels[row.severity]
         key2 = (row.dataset_id, severity)
         resolved_counts[key2] = resolved_counts.get(key2, 0) + 1
         durations[severity].append(max(0.0, (resolved_at - created).total_seconds()))
 
-    incidents.sort(key=lambda inc: (-inc.created_at, inc.incident_id))
-    limit = max(0, settings.info_limit)
     return Snapshot(
         generated_at=now_ts,
         open_counts=open_counts,
         resolved_counts=resolved_counts,
         open_age={sev: build_histogram(v, settings.age_buckets) for sev, v in ages.items()},
         resolution_duration={sev: build_histogram(v, settings.age_buckets) for sev, v in durations.items()},
-        incidents=tuple(incidents[:limit]),
-        info_truncated=max(0, len(incidents) - limit),
+        incidents=tuple(incidents),
+        info_truncated=max(0, len(ranked) - limit),
         latest_report_date=date.fromisoformat(latest) if latest else None,
         last_etl_refresh=data.last_etl_refresh,
-        open_total=len(incidents),
+        open_total=len(ranked),
         resolved_total=sum(resolved_counts.values()),
         skipped=dict(skipped),
-        open_states={inc.incident_id: (inc.severity, inc.status) for inc in incidents},
+        open_states=open_states,
     )
 
 
