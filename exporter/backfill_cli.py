@@ -24,7 +24,7 @@ from exporter.backfill import (
     request_window,
 )
 from exporter.cli import DEMO_KEY_ID, DEMO_KEY_SECRET
-from exporter.config import FLAGS, Flag, resolve_flags
+from exporter.config import FLAGS, Flag, add_flags, resolve_flags
 from exporter.durations import parse_duration
 from exporter.organizations import REGIONS
 from exporter.settings import ConfigError
@@ -88,15 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="Constant label on every series (repeatable), e.g. job=soda-incidents-exporter.",
     )
     parser.add_argument("--demo", action="store_true", help="Read from an embedded Soda Cloud simulator.")
-    for flag in BACKFILL_FLAGS:
-        shown = f" (default {flag.default})" if flag.default is not None else ""
-        parser.add_argument(
-            flag.name,
-            dest=flag.dest,
-            default=None,
-            metavar=flag.name.rsplit(".", 1)[-1].upper().replace("-", "_"),
-            help=f"{flag.help}{shown} [${flag.env_name}]",
-        )
+    add_flags(parser, BACKFILL_FLAGS)
     return parser
 
 

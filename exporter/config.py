@@ -6,7 +6,7 @@ import argparse
 import itertools
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -208,6 +208,23 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def add_flags(parser: argparse.ArgumentParser, flags: Iterable[Flag]) -> None:
+    """Add ``flags`` to ``parser``; values stay None there so env vars and defaults apply later."""
+    for flag in flags:
+        shown = f" (default {flag.default})" if flag.default is not None else ""
+        help_text = f"{flag.help}{shown} [${flag.env_name}]"
+        if flag.boolean:
+            parser.add_argument(flag.name, dest=flag.dest, action="store_const", const="true", help=help_text)
+            continue
+        parser.add_argument(
+            flag.name,
+            dest=flag.dest,
+            default=None,
+            metavar=flag.name.rsplit(".", 1)[-1].upper().replace("-", "_"),
+            help=help_text,
+        )
+
+
 def build_parser(prog: str = "soda-incidents-exporter") -> argparse.ArgumentParser:
     """The exporter's argument parser; defaults are applied later so env vars can fill gaps."""
     parser = _OneLineParser(
@@ -219,19 +236,7 @@ def build_parser(prog: str = "soda-incidents-exporter") -> argparse.ArgumentPars
         "Soda incident. Credentials come from "
         "SODA_API_KEY_ID / SODA_API_KEY_SECRET or the *-file flags, never from flag values.",
     )
-    for flag in FLAGS:
-        shown = f" (default {flag.default})" if flag.default is not None else ""
-        if flag.boolean:
-            help_text = f"{flag.help}{shown} [${flag.env_name}]"
-            parser.add_argument(flag.name, dest=flag.dest, action="store_const", const="true", help=help_text)
-            continue
-        parser.add_argument(
-            flag.name,
-            dest=flag.dest,
-            default=None,
-            metavar=flag.name.rsplit(".", 1)[-1].upper().replace("-", "_"),
-            help=f"{flag.help}{shown} [${flag.env_name}]",
-        )
+    add_flags(parser, FLAGS)
     parser.add_argument("--demo", action="store_true", help="Run against an embedded Soda Cloud simulator.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser

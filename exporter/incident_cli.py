@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping
 from typing import NoReturn
 
-from exporter.config import FLAGS, resolve_flags
+from exporter.config import FLAGS, add_flags, resolve_flags
 from exporter.logs import add_secret_source, configure_logging
 from exporter.organizations import REGIONS
 from exporter.settings import ConfigError
@@ -63,15 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     update.add_argument("--description", help="new description")
     update.add_argument("--resolution-notes", dest="resolution_notes", help="new resolution notes")
     update.add_argument("--output", choices=("text", "json"), default="text", help="output format (text)")
-    for flag in SHARED_FLAGS:
-        shown = f" (default {flag.default})" if flag.default is not None else ""
-        update.add_argument(
-            flag.name,
-            dest=flag.dest,
-            default=None,
-            metavar=flag.name.rsplit(".", 1)[-1].upper().replace("-", "_"),
-            help=f"{flag.help}{shown} [${flag.env_name}]",
-        )
+    add_flags(update, SHARED_FLAGS)
     return parser
 
 
