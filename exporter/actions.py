@@ -6,9 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
 from exporter.soda.cloud import IncidentUpdate
+from exporter.yamlfile import load_yaml_file
 
 BUILTIN_ACTIONS: Mapping[str, IncidentUpdate] = {
     "escalate": IncidentUpdate(severity="critical"),
@@ -59,12 +58,9 @@ def load_actions(path: str | None) -> dict[str, IncidentUpdate]:
     if not path:
         return actions
     try:
-        with open(path, encoding="utf-8") as handle:
-            document = yaml.safe_load(handle)
-    except OSError as exc:
-        raise ActionsFileError(f"cannot read actions file {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ActionsFileError(f"actions file {path} is not valid YAML: {exc}".splitlines()[0]) from None
+        document = load_yaml_file(path, "actions file")
+    except ValueError as exc:
+        raise ActionsFileError(str(exc)) from None
     actions.update(parse_actions(document, f"actions file {path}"))
     return actions
 

@@ -7,10 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from exporter.durations import parse_duration
 from exporter.soda.credentials import CredentialsError, CredentialSource
+from exporter.yamlfile import load_yaml_file
 
 REGIONS = {
     "eu": ("https://reporting.cloud.soda.io/v1", "https://cloud.soda.io"),
@@ -107,14 +106,9 @@ def load_organizations(
 ) -> tuple[Organization, ...]:
     """Read and validate the organisations file; raise OrganizationsFileError naming the problem."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            document = yaml.safe_load(handle)
-    except OSError as exc:
-        raise OrganizationsFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise OrganizationsFileError(f"{path} is not valid YAML{at}") from None
+        document = load_yaml_file(path, "organisations file")
+    except ValueError as exc:
+        raise OrganizationsFileError(str(exc)) from None
     entries = document.get("organizations") if isinstance(document, dict) else None
     if not isinstance(entries, list) or not entries:
         raise OrganizationsFileError(f"{path}: needs a non-empty 'organizations' list")
