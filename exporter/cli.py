@@ -38,7 +38,7 @@ def run_simulate(argv: list[str]) -> int:
     """Run the Soda Cloud simulator alone, for end-to-end set-ups."""
     from exporter.simulator.cli import main as simulator_main
 
-    return simulator_main(argv)
+    return simulator_main(argv, prog="soda-incidents-exporter simulate")
 
 
 @subcommand("incident")

@@ -124,10 +124,10 @@ def run_simulator(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m exporter.simulator``."""
+def main(argv: list[str] | None = None, prog: str = "python -m exporter.simulator") -> int:
+    """Entry point of ``python -m exporter.simulator`` and ``soda-incidents-exporter simulate``."""
     parser = argparse.ArgumentParser(
-        prog="python -m exporter.simulator",
+        prog=prog,
         description="Serve a simulated Soda Cloud (Reporting API and Cloud API v1) over HTTP.",
     )
     add_simulator_arguments(parser)
