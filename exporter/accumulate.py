@@ -52,6 +52,9 @@ class RowAccumulator:
         self._keep_details = keep_details
         self._row_keys: set[int] = set()
         self._valid_dates: dict[str, bool] = {}
+        # One object per distinct repeated value (dates, datasets, labels, people): every page decodes
+        # its own copies, and keeping those would cost ~70 bytes per field per incident.
+        self._shared: dict[Any, Any] = {}
 
     @property
     def distinct_rows(self) -> int:
@@ -75,7 +78,7 @@ class RowAccumulator:
         # The hot loop of a poll: methods and attributes are bound to locals once per page.
         newest, keys, valid_dates = self.newest, self._row_keys, self._valid_dates
         details = self._keep_details
-        add_key, add_dataset = keys.add, self.datasets.add
+        add_key, add_dataset, share = keys.add, self.datasets.add, self._shared.setdefault
         add_severity, add_status = self.severities.add, self.statuses.add
         latest = self.max_report_date
         try:
@@ -112,7 +115,15 @@ class RowAccumulator:
                 previous = newest.get(incident_id)
                 if previous is not None and previous.report_date >= report_date:
                     continue
+                # Severity and status are hashable here: they were just added to sets.
+                report_date, dataset_id = share(report_date, report_date), share(dataset_id, dataset_id)
+                severity, status = share(severity, severity), share(status, status)
                 if details:
+                    check_name, lead_email = get("check_name"), get("lead_email")
+                    if type(check_name) is str:
+                        check_name = share(check_name, check_name)
+                    if type(lead_email) is str:
+                        lead_email = share(lead_email, lead_email)
                     newest[incident_id] = IncidentRow(
                         report_date,
                         dataset_id,
@@ -121,8 +132,8 @@ class RowAccumulator:
                         get("created_at"),
                         get("resolved_at"),
                         get("title"),
-                        get("check_name"),
-                        get("lead_email"),
+                        check_name,
+                        lead_email,
                     )
                 else:
                     newest[incident_id] = IncidentRow(

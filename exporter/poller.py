@@ -99,10 +99,10 @@ class Poller:
 
     def _pull_reason(self, etl: datetime | None) -> str | None:
         """Why incidents must be pulled again, or None when the kept data is still Soda's latest."""
+        if not self._last_ok:
+            return "after_failure" if self._pulled_at else "start"
         if self._kept is None:
             return "start"
-        if not self._last_ok:
-            return "after_failure"
         if etl is None or etl != self._kept.last_etl_refresh:
             return "etl_refreshed"
         if time.monotonic() - self._pulled_at >= self.settings.max_age_seconds:
@@ -115,6 +115,9 @@ class Poller:
         reason = self._pull_reason(etl)
         if reason is None and self._kept is not None:
             return self._kept, None
+        # A pull replaces the kept rows: free them first rather than hold two cycles' rows at once
+        # (after a failed pull, _last_ok is False and the next cycle pulls again anyway).
+        self._kept = None
         now = self._clock()
         unresolved = self.client.fetch_incidents(
             "unresolved",
