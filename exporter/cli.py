@@ -12,6 +12,7 @@ import structlog
 
 from exporter.config import parse_args
 from exporter.logs import configure_logging
+from exporter.memory import return_large_buffers_to_os
 from exporter.soda.credentials import CredentialSource
 
 log = structlog.get_logger("exporter")
@@ -63,6 +64,7 @@ def run_exporter(argv: list[str]) -> int:
     """Run the exporter until SIGTERM or SIGINT."""
     config = parse_args(argv)
     configure_logging(config.log_level, config.log_format)
+    return_large_buffers_to_os()
     from exporter.app import Exporter, with_demo_endpoints
 
     simulator = None

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import platform
+import sys
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from exporter.accumulate import resolved_accumulator, unresolved_accumulator
 from exporter.app import Exporter
+from exporter.memory import return_large_buffers_to_os
 from exporter.simulator import SimulatorServer
 from exporter.soda.errors import SodaConnectionError
 from tests.test_snapshot import row
@@ -57,3 +62,11 @@ def test_a_pull_frees_the_kept_rows_first_and_a_failed_pull_is_retried(
     poller.client.fetch_incidents = real_fetch  # type: ignore[method-assign]
     assert poller.run_cycle() and poller._kept is not None
     assert exporter.state.snapshot(poller.organization) is not None
+
+
+def test_large_buffers_are_returned_to_the_os_on_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt is glibc's")
+    assert return_large_buffers_to_os()
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
+    assert not return_large_buffers_to_os(), "an operator's own setting wins"
