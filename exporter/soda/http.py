@@ -24,7 +24,7 @@ from exporter.soda.errors import (
 )
 from exporter.soda.retry import build_retry
 
-try:  # orjson decodes the large incident pages several times faster; json is the fallback.
+try:  # orjson (a dependency) decodes a 1000-row page about twice as fast as json, the fallback.
     import orjson
 
     _loads: Callable[[bytes], Any] = orjson.loads
