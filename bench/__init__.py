@@ -1,0 +1,1 @@
+"""Benchmark harness: the exporter against its floors and the naive designs, on the embedded simulator."""

@@ -1,0 +1,7 @@
+"""``python -m bench``: run the benchmark harness."""
+
+import sys
+
+from bench.harness import main
+
+sys.exit(main())

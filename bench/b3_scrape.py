@@ -1,0 +1,113 @@
+"""B3: /metrics throughput and tail latency at ~20,000 series, against per-scrape rendering and a floor."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench.common import Child, Figure, OrgSpec, ScenarioResult, exporter_process, json_line, ratio, simulator
+from bench.load import LoadResult, run_load
+
+CONNECTIONS = 8
+
+
+def fetch(url: str, *, gzip: bool) -> bytes:
+    """One GET, body returned as sent (still compressed when gzip was asked for)."""
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"} if gzip else {})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return bytes(response.read())
+
+
+@contextmanager
+def server(*argv: str) -> Iterator[str]:
+    """Run ``bench.servers`` with ``argv`` and yield its /metrics URL."""
+    child = Child([sys.executable, "-m", "bench.servers", *argv], "bench server")
+    try:
+        port = child.wait_line(lambda line: (json_line(line) or {}).get("port"), 300)
+        yield f"http://127.0.0.1:{port}/metrics"
+    finally:
+        child.stop()
+
+
+def count_series(text: bytes) -> int:
+    """Sample lines of a text exposition."""
+    return sum(1 for line in text.splitlines() if line and not line.startswith(b"#"))
+
+
+def run(spec: OrgSpec, seconds: float, use_wrk: bool) -> ScenarioResult:
+    """Load the exporter, the floor and the per-scrape server in turn, plain and gzipped."""
+    result = ScenarioResult()
+    loads: dict[str, LoadResult] = {}
+
+    def load(name: str, url: str, gzip: bool) -> None:
+        run_load(url, connections=CONNECTIONS, seconds=min(1.0, seconds), gzip=gzip, use_wrk=use_wrk)
+        loads[name] = run_load(url, connections=CONNECTIONS, seconds=seconds, gzip=gzip, use_wrk=use_wrk)
+
+    with simulator(spec) as sim:
+        with exporter_process(sim.reporting_url, "--poll.interval=1h") as proc:
+            proc.next_poll(300)
+            url = f"http://127.0.0.1:{proc.port}/metrics"
+            plain, gzipped = fetch(url, gzip=False), fetch(url, gzip=True)
+            for gzip in (False, True):
+                load(f"exporter{'_gzip' if gzip else ''}", url, gzip)
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "plain").write_bytes(plain)
+            (Path(tmp) / "gzip").write_bytes(gzipped)
+            with server("floor", str(Path(tmp) / "plain"), str(Path(tmp) / "gzip")) as floor_url:
+                for gzip in (False, True):
+                    load(f"floor{'_gzip' if gzip else ''}", floor_url, gzip)
+        with server("per-scrape", sim.reporting_url) as naive_url:
+            naive_body = fetch(naive_url, gzip=False)
+            for gzip in (False, True):
+                load(f"per_scrape{'_gzip' if gzip else ''}", naive_url, gzip)
+    result.details = {
+        "organisation": vars(spec),
+        "series": count_series(plain),
+        "per_scrape_series": count_series(naive_body),
+        "body_bytes": {"plain": len(plain), "gzip": len(gzipped)},
+        "connections": CONNECTIONS,
+        "seconds_per_run": seconds,
+        "loads": {name: value.as_dict() for name, value in loads.items()},
+    }
+    result.add(Figure("B3.series", "series served by /metrics", count_series(plain), "series"))
+    for suffix, label in (("", ""), ("_gzip", "gzip ")):
+        ours, floor, naive = loads[f"exporter{suffix}"], loads[f"floor{suffix}"], loads[f"per_scrape{suffix}"]
+        prefix = f"B3{'.gzip' if suffix else ''}"
+        rps = ours.requests_per_second
+        result.add(Figure(f"{prefix}.rps", f"{label}/metrics requests per second", round(rps, 1), "req/s"))
+        result.add(
+            Figure(
+                f"{prefix}.per_scrape",
+                f"{label}req/s ÷ per-scrape rendering (prometheus_client)",
+                ratio(rps, naive.requests_per_second),
+                "x",
+                ">=",
+                100.0,
+            )
+        )
+        result.add(
+            Figure(
+                f"{prefix}.floor",
+                f"{label}req/s ÷ floor (fixed bytes)",
+                ratio(rps, floor.requests_per_second),
+                "x",
+                ">=",
+                0.8,
+            )
+        )
+        result.add(Figure(f"{prefix}.p99_ms", f"{label}p99 latency", round(ours.p99_seconds * 1000, 2), "ms"))
+        result.add(
+            Figure(
+                f"{prefix}.p99",
+                f"{label}p99 ÷ floor's p99",
+                ratio(ours.p99_seconds, floor.p99_seconds),
+                "x",
+                "<=",
+                2.0,
+            )
+        )
+    return result
