@@ -9,7 +9,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.common import Child, Figure, OrgSpec, ScenarioResult, exporter_process, json_line, ratio, simulator
+from bench.common import (
+    Child,
+    Figure,
+    OrgSpec,
+    ScenarioResult,
+    exporter_process,
+    json_line,
+    median,
+    ratio,
+    simulator,
+)
 from bench.load import LoadResult, run_load
 
 CONNECTIONS = 8
@@ -38,32 +48,38 @@ def count_series(text: bytes) -> int:
     return sum(1 for line in text.splitlines() if line and not line.startswith(b"#"))
 
 
-def run(spec: OrgSpec, seconds: float, use_wrk: bool) -> ScenarioResult:
-    """Load the exporter, the floor and the per-scrape server in turn, plain and gzipped."""
+def run(spec: OrgSpec, seconds: float, use_wrk: bool, repeats: int) -> ScenarioResult:
+    """Load the exporter and the floor in alternation, then the per-scrape server; plain and gzipped."""
     result = ScenarioResult()
-    loads: dict[str, LoadResult] = {}
+    runs: dict[str, list[LoadResult]] = {}
 
-    def load(name: str, url: str, gzip: bool) -> None:
-        run_load(url, connections=CONNECTIONS, seconds=min(1.0, seconds), gzip=gzip, use_wrk=use_wrk)
-        loads[name] = run_load(url, connections=CONNECTIONS, seconds=seconds, gzip=gzip, use_wrk=use_wrk)
+    def load(name: str, url: str, gzip: bool, duration: float) -> None:
+        runs.setdefault(name, []).append(
+            run_load(url, connections=CONNECTIONS, seconds=duration, gzip=gzip, use_wrk=use_wrk)
+        )
 
-    with simulator(spec) as sim:
-        with exporter_process(sim.reporting_url, "--poll.interval=1h") as proc:
-            proc.next_poll(300)
-            url = f"http://127.0.0.1:{proc.port}/metrics"
-            plain, gzipped = fetch(url, gzip=False), fetch(url, gzip=True)
-            for gzip in (False, True):
-                load(f"exporter{'_gzip' if gzip else ''}", url, gzip)
-        with tempfile.TemporaryDirectory() as tmp:
-            (Path(tmp) / "plain").write_bytes(plain)
-            (Path(tmp) / "gzip").write_bytes(gzipped)
-            with server("floor", str(Path(tmp) / "plain"), str(Path(tmp) / "gzip")) as floor_url:
-                for gzip in (False, True):
-                    load(f"floor{'_gzip' if gzip else ''}", floor_url, gzip)
+    with (
+        simulator(spec) as sim,
+        exporter_process(sim.reporting_url, "--poll.interval=1h") as proc,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        proc.next_poll(300)
+        url = f"http://127.0.0.1:{proc.port}/metrics"
+        plain, gzipped = fetch(url, gzip=False), fetch(url, gzip=True)
+        (Path(tmp) / "plain").write_bytes(plain)
+        (Path(tmp) / "gzip").write_bytes(gzipped)
+        with server("floor", str(Path(tmp) / "plain"), str(Path(tmp) / "gzip")) as floor_url:
+            for gzip, suffix in ((False, ""), (True, "_gzip")):
+                for target in (url, floor_url):  # warm-up, not recorded
+                    run_load(target, connections=CONNECTIONS, seconds=0.5, gzip=gzip, use_wrk=use_wrk)
+                for _ in range(repeats):  # alternated, so a noisy neighbour hits both alike
+                    load(f"exporter{suffix}", url, gzip, seconds)
+                    load(f"floor{suffix}", floor_url, gzip, seconds)
         with server("per-scrape", sim.reporting_url) as naive_url:
             naive_body = fetch(naive_url, gzip=False)
-            for gzip in (False, True):
-                load(f"per_scrape{'_gzip' if gzip else ''}", naive_url, gzip)
+            for gzip, suffix in ((False, ""), (True, "_gzip")):
+                load(f"per_scrape{suffix}", naive_url, gzip, max(seconds, 2 * seconds * repeats / 3))
+    loads = {name: _median_load(values) for name, values in runs.items()}
     result.details = {
         "organisation": vars(spec),
         "series": count_series(plain),
@@ -71,7 +87,8 @@ def run(spec: OrgSpec, seconds: float, use_wrk: bool) -> ScenarioResult:
         "body_bytes": {"plain": len(plain), "gzip": len(gzipped)},
         "connections": CONNECTIONS,
         "seconds_per_run": seconds,
-        "loads": {name: value.as_dict() for name, value in loads.items()},
+        "median_of_runs": {name: value.as_dict() for name, value in loads.items()},
+        "runs": {name: [value.as_dict() for value in values] for name, values in runs.items()},
     }
     result.add(Figure("B3.series", "series served by /metrics", count_series(plain), "series"))
     for suffix, label in (("", ""), ("_gzip", "gzip ")):
@@ -111,3 +128,14 @@ def run(spec: OrgSpec, seconds: float, use_wrk: bool) -> ScenarioResult:
             )
         )
     return result
+
+
+def _median_load(values: list[LoadResult]) -> LoadResult:
+    """Median throughput and median p99 of repeated runs (request and error counts summed)."""
+    return LoadResult(
+        median([v.requests_per_second for v in values]),
+        median([v.p99_seconds for v in values]),
+        sum(v.requests for v in values),
+        sum(v.errors for v in values),
+        values[0].tool,
+    )

@@ -63,7 +63,7 @@ def run(spec: OrgSpec, cycles: int) -> ScenarioResult:
     result = ScenarioResult()
     per_cycle: list[dict[str, float]] = []
     with simulator(spec) as sim:
-        flags = ("--poll.interval=100ms", *PULL_EVERY_CYCLE)
+        flags = ("--poll.interval=10ms", *PULL_EVERY_CYCLE)
         with exporter_process(sim.reporting_url, *flags) as proc:
             baseline = memory_kib(proc.child.pid)
             sampler = Sampler(proc.child.pid)

@@ -218,10 +218,10 @@ class Simulator:
 
 
 @contextmanager
-def simulator(spec: OrgSpec, *, page_delay: float = 0.0, workers: int = 1) -> Iterator[Simulator]:
+def simulator(spec: OrgSpec, *, page_delay: float = 0.0, encoded: bool = False) -> Iterator[Simulator]:
     """Run ``bench.simproc`` for ``spec`` and yield once it listens (row totals pre-computed)."""
     argv = [sys.executable, "-m", "bench.simproc", *spec.argv(), f"--page-delay={page_delay}"]
-    child = Child([*argv, f"--workers={workers}"], "simulator")
+    child = Child([*argv, "--encoded"] if encoded else argv, "simulator")
     try:
         ready = child.wait_line(lambda line: (json_line(line) or {}).get("reporting_url") and line, 300)
         info = json.loads(ready)
