@@ -77,8 +77,10 @@ def run(spec: OrgSpec, seconds: float, use_wrk: bool, repeats: int) -> ScenarioR
                     load(f"floor{suffix}", floor_url, gzip, seconds)
         with server("per-scrape", sim.reporting_url) as naive_url:
             naive_body = fetch(naive_url, gzip=False)
+            # A few seconds at least: at a couple of requests per second, shorter runs count too few.
+            naive_seconds = max(seconds, 4.0) if repeats > 1 else seconds
             for gzip, suffix in ((False, ""), (True, "_gzip")):
-                load(f"per_scrape{suffix}", naive_url, gzip, max(seconds, 2 * seconds * repeats / 3))
+                load(f"per_scrape{suffix}", naive_url, gzip, naive_seconds)
     loads = {name: _median_load(values) for name, values in runs.items()}
     result.details = {
         "organisation": vars(spec),

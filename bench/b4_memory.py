@@ -94,6 +94,7 @@ def run(spec: OrgSpec, cycles: int) -> ScenarioResult:
         "seconds": round(elapsed, 1),
         "rss_at_start_mib": baseline["VmRSS"] / 1024,
         "max_sampled_rss_mib": sampler.max_rss / 1024,
+        "growth_from_cycle_1_percent": round(100 * (last["hwm_mib"] / per_cycle[0]["hwm_mib"] - 1), 2),
         "per_cycle": per_cycle,
         "aggregation_lever": lever,
     }
