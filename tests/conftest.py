@@ -145,6 +145,18 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, interval: f
     pytest.fail(f"condition not met within {timeout}s")
 
 
+def wait_http_ready(port: int, timeout: float = 30.0) -> None:
+    """Wait until a local exporter process answers /readyz with 200."""
+
+    def ready() -> bool:
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    wait_until(ready, timeout=timeout)
+
+
 def scrape(port: int, path: str = "/metrics", **headers: str) -> requests.Response:
     """GET a path of a local exporter."""
     return requests.get(f"http://127.0.0.1:{port}{path}", headers=headers, timeout=10)

@@ -22,14 +22,6 @@ import yaml
 T = TypeVar("T")
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def exporter_command() -> list[str]:
     """How to run the project's console script from the test's own interpreter environment."""
     script = shutil.which("soda-incidents-exporter", path=str(Path(sys.executable).parent))

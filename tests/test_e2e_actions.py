@@ -4,8 +4,6 @@ shows the new severity."""
 
 from __future__ import annotations
 
-import contextlib
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -21,6 +19,7 @@ from exporter.simulator import SimulatorServer, StateChange
 from exporter.soda.ratelimit import update_bucket
 from tests.binaries import require_binary
 from tests.conftest import NOW, free_port, incident, make_org, scrape, series, sim_env
+from tests.monitoring_stack import Processes, wait_for
 from tests.test_rules import load_rules_generator
 
 pytestmark = pytest.mark.e2e
@@ -29,50 +28,9 @@ TOKEN = "e2e-webhook-token-3f9a61c0"
 DEADLINE_SECONDS = 45.0
 
 
-class Children:
-    """Processes started by the test, each logging to a file; all are stopped, killed if need be."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def start(self, name: str, argv: list[str]) -> None:
-        """Start ``argv`` in the work directory, output to ``<name>.log``."""
-        with (self.workdir / f"{name}.log").open("wb") as log:
-            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
-        self.procs.append((name, proc))
-
-    def logs(self) -> str:
-        """The tail of each log, for failure messages."""
-        parts = []
-        for name, proc in self.procs:
-            text = (self.workdir / f"{name}.log").read_text(errors="replace")
-            parts.append(f"--- {name} (exit {proc.poll()}) ---\n{text[-2000:]}")
-        return "\n".join(parts)
-
-    def stop(self) -> None:
-        """Terminate every process; kill those still running after 5 seconds."""
-        for _, proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for _, proc in self.procs:
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-
-
-def wait_for(what: str, probe: Callable[[], Any], deadline: float, children: Children) -> Any:
-    """Poll ``probe`` until it returns something truthy, or fail with the processes' logs."""
-    while True:
-        with contextlib.suppress(requests.RequestException, OSError, ValueError, KeyError):
-            result = probe()
-            if result:
-                return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}\n{children.logs()}")
-        time.sleep(0.2)
+def wait_until_deadline(what: str, probe: Callable[[], Any], deadline: float, children: Processes) -> Any:
+    """Poll ``probe`` until it returns something truthy, within the test's one overall deadline."""
+    return wait_for(what, probe, max(0.0, deadline - time.monotonic()), children.logs)
 
 
 def write_yaml(path: Path, document: dict[str, Any]) -> Path:
@@ -82,9 +40,9 @@ def write_yaml(path: Path, document: dict[str, Any]) -> Path:
 
 
 @pytest.fixture
-def children(tmp_path: Path) -> Iterator[Children]:
+def children(tmp_path: Path) -> Iterator[Processes]:
     """The test's child processes, always stopped."""
-    procs = Children(tmp_path)
+    procs = Processes(tmp_path)
     yield procs
     procs.stop()
 
@@ -92,7 +50,7 @@ def children(tmp_path: Path) -> Iterator[Children]:
 def test_unattended_incident_is_escalated_through_prometheus_and_alertmanager(
     start_simulator: Callable[..., SimulatorServer],
     start_exporter: Callable[..., Exporter],
-    children: Children,
+    children: Processes,
     tmp_path: Path,
 ) -> None:
     prometheus = require_binary("prometheus")
@@ -185,7 +143,7 @@ def test_unattended_incident_is_escalated_through_prometheus_and_alertmanager(
     def escalations() -> list[Any]:
         return [u for u in sim.updates if u.incident_id == "inc-0001"]
 
-    wait_for("the escalation to reach Soda", escalations, deadline, children)
+    wait_until_deadline("the escalation to reach Soda", escalations, deadline, children)
     assert escalations()[0].fields == {"severity": "critical"}
     assert all(u.incident_id == "inc-0001" for u in sim.updates)
 
@@ -193,7 +151,7 @@ def test_unattended_incident_is_escalated_through_prometheus_and_alertmanager(
         info = series(scrape(exporter.port).text, "soda_incident_info")
         return next((dict(k)["severity"] for k in info if dict(k)["incident_id"] == "inc-0001"), None)
 
-    wait_for(
+    wait_until_deadline(
         "the next poll to show the new severity", lambda: info_severity() == "critical", deadline, children
     )
 
@@ -202,7 +160,7 @@ def test_unattended_incident_is_escalated_through_prometheus_and_alertmanager(
         reply = requests.get(f"http://127.0.0.1:{prom_port}/api/v1/query", params={"query": query}, timeout=5)
         return bool(reply.json()["data"]["result"])
 
-    wait_for("Prometheus to scrape the new severity", prometheus_sees_it, deadline, children)
+    wait_until_deadline("Prometheus to scrape the new severity", prometheus_sees_it, deadline, children)
 
     # The escalated incident now fires as a new alert (its severity label changed); Alertmanager
     # delivers it, and the webhook sees there is nothing left to change.
@@ -210,5 +168,5 @@ def test_unattended_incident_is_escalated_through_prometheus_and_alertmanager(
         found = series(scrape(exporter.port).text, "soda_exporter_incident_updates_total")
         return found.get((("action", "escalate"), ("result", "unchanged")), 0) >= 1
 
-    wait_for("the repeated alert to be skipped", skipped_as_unchanged, deadline, children)
+    wait_until_deadline("the repeated alert to be skipped", skipped_as_unchanged, deadline, children)
     assert len(escalations()) == 1

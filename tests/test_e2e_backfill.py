@@ -15,8 +15,8 @@ import requests
 from exporter.simulator import Organisation, SimulatorServer, generate_organisation
 from exporter.snapshot import midnight_utc
 from tests.binaries import require_binary
-from tests.conftest import sim_env
-from tests.monitoring_stack import Processes, PrometheusAPI, exporter_command, free_port, http_ok, wait_for
+from tests.conftest import free_port, sim_env
+from tests.monitoring_stack import Processes, PrometheusAPI, exporter_command, http_ok, wait_for
 from tests.test_backfill import truth
 
 BUDGET_SECONDS = 30.0

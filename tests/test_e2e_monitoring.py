@@ -15,13 +15,13 @@ import pytest
 import yaml
 
 from tests.binaries import require_binary
+from tests.conftest import free_port
 from tests.monitoring_stack import (
     Org,
     Processes,
     PrometheusAPI,
     Webhook,
     exporter_command,
-    free_port,
     http_ok,
     tcp_open,
     wait_for,

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from exporter.simulator import SimulatorServer
-from tests.conftest import KEY_ID, KEY_SECRET, free_port, wait_until
+from tests.conftest import KEY_ID, KEY_SECRET, free_port, wait_http_ready, wait_until
 
 
 def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -53,13 +53,7 @@ def test_demo_serves_metrics_and_stops_on_sigterm_within_5s(
     proc = spawn(["--demo", "--web.listen-address", f"127.0.0.1:{port}"], {}, log)
     processes.append(proc)
 
-    def ready() -> bool:
-        try:
-            return requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    wait_until(ready, timeout=30)
+    wait_http_ready(port)
     body = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     assert "soda_incidents_open{" in body and "soda_up 1.0" in body
     started = time.monotonic()

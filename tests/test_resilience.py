@@ -11,11 +11,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import requests
-
 from exporter.app import Exporter
 from exporter.simulator import SimulatorServer
-from tests.conftest import KEY_ID, KEY_SECRET, free_port, scrape, series, wait_until
+from tests.conftest import KEY_ID, KEY_SECRET, free_port, scrape, series, wait_http_ready, wait_until
 
 StartExporter = Callable[..., Exporter]
 
@@ -95,14 +93,7 @@ def test_runs_without_writing_anything_to_its_working_directory(tmp_path: Path) 
         stderr=subprocess.DEVNULL,
     )
     try:
-
-        def ready() -> bool:
-            try:
-                return requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
-            except requests.ConnectionError:
-                return False
-
-        wait_until(ready, timeout=30)
+        wait_http_ready(port)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(5) == 0
     finally:
