@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -13,6 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.scripts import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAFANA_DIR = ROOT / "grafana"
@@ -35,15 +35,7 @@ RECORDED_NAME = re.compile(r"\b[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_:]+")
 def load_dashboard_generator() -> ModuleType:
     """Import grafana/generate.py, which is a script rather than a package module."""
     pytest.importorskip("grafana_foundation_sdk", reason="install the test extra (grafana-foundation-sdk)")
-    name = "soda_grafana_generate"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, GRAFANA_DIR / "generate.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(GRAFANA_DIR / "generate.py", "soda_grafana_generate")
 
 
 def load(path: Path) -> dict[str, Any]:

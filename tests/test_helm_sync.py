@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -23,31 +21,23 @@ from tests.helm_support import (
     only,
     render,
 )
+from tests.scripts import load_script
 
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 DASHBOARDS_DIR = ROOT / "grafana" / "dashboards"
 FULLNAME = f"{RELEASE}-soda-incidents-exporter"
 
 
-def _load(path: Path, name: str) -> ModuleType:
-    """Import a script that is not part of a package."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def rules_generator() -> ModuleType:
     """deploy/prometheus/generate.py."""
-    return _load(PROMETHEUS_DIR / "generate.py", "prometheus_rules_generate")
+    return load_script(PROMETHEUS_DIR / "generate.py", "soda_prometheus_rules_generate")
 
 
 @pytest.fixture(scope="module")
 def chart_generator() -> ModuleType:
     """deploy/helm/generate.py."""
-    return _load(ROOT / "deploy" / "helm" / "generate.py", "helm_chart_generate")
+    return load_script(ROOT / "deploy" / "helm" / "generate.py", "helm_chart_generate")
 
 
 def _rule_groups(values: dict[str, Any]) -> list[dict[str, Any]]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -14,6 +12,7 @@ import pytest
 import yaml
 
 from tests.binaries import require_binary
+from tests.scripts import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "deploy" / "prometheus"
@@ -25,15 +24,7 @@ REQUIRED_ANNOTATIONS = ("summary", "description", "runbook_url")
 
 def load_rules_generator() -> ModuleType:
     """Import deploy/prometheus/generate.py, which is a script rather than a package module."""
-    name = "soda_prometheus_rules_generate"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, RULES_DIR / "generate.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(RULES_DIR / "generate.py", "soda_prometheus_rules_generate")
 
 
 def alerts_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
