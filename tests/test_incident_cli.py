@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,17 +15,10 @@ import requests
 from exporter.simulator import SimulatorServer
 from exporter.simulator.faults import FaultPlan, FaultRule
 from tests.conftest import KEY_ID, KEY_SECRET, free_port, incident, make_org
+from tests.monitoring_stack import exporter_command
 
 StartSim = Callable[..., SimulatorServer]
 UPDATE_PATH = "/api/v1/incidents/"
-
-
-def cli_command() -> list[str]:
-    """The console script of the test's environment, or an equivalent through the interpreter."""
-    script = shutil.which("soda-incidents-exporter", path=str(Path(sys.executable).parent))
-    if script:
-        return [script]
-    return [sys.executable, "-c", "import sys; from exporter.cli import main; sys.exit(main())"]
 
 
 def run(
@@ -36,7 +27,7 @@ def run(
     """Run ``soda-incidents-exporter incident ARGS`` with only ``env``'s SODA_* variables."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("SODA_")}
     return subprocess.run(
-        [*cli_command(), "incident", *args],
+        [*exporter_command(), "incident", *args],
         env={**base, **(env or {})},
         capture_output=True,
         text=True,
@@ -222,7 +213,7 @@ def test_against_the_standalone_simulator_process() -> None:
     base = {k: v for k, v in os.environ.items() if not k.startswith("SODA_")}
     keys = {"SODA_API_KEY_ID": KEY_ID, "SODA_API_KEY_SECRET": KEY_SECRET}
     argv = [
-        *cli_command(),
+        *exporter_command(),
         "simulate",
         "--web.listen-address",
         f"127.0.0.1:{port}",
