@@ -14,7 +14,6 @@ from urllib.parse import quote
 
 import requests
 import structlog
-from requests.adapters import HTTPAdapter
 
 from exporter.soda.credentials import CredentialsError, CredentialSource
 from exporter.soda.errors import (
@@ -26,7 +25,7 @@ from exporter.soda.errors import (
     SodaServerError,
     SodaTimeoutError,
 )
-from exporter.soda.http import USER_AGENT, RequestObserver
+from exporter.soda.http import RequestObserver, new_session
 from exporter.soda.incident_models import (
     SEVERITIES,
     STATUSES,
@@ -135,13 +134,8 @@ class CloudClient:
         self.backoff_factor = backoff_factor
         self._on_request = on_request
         self._stop = threading.Event()
-        self.session = requests.Session()
-        adapter = HTTPAdapter(max_retries=0, pool_connections=2, pool_maxsize=2)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers.update(
-            {"User-Agent": USER_AGENT, "Accept": "application/json", "Content-Type": "application/json"}
-        )
+        # Retries are this client's own (see the class docstring), so the adapter makes none.
+        self.session = new_session(0, 2, {"Content-Type": "application/json"})
 
     def close(self) -> None:
         """Cancel waits in progress and close pooled connections."""

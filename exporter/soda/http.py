@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from exporter import __version__
 from exporter.soda.errors import (
@@ -60,6 +61,18 @@ def describe_validation_error(body: Any) -> str:
     return "; ".join(parts) or "the request was rejected as invalid (HTTP 422)"
 
 
+def new_session(
+    max_retries: Retry | int, pool_size: int, headers: dict[str, str] | None = None
+) -> requests.Session:
+    """A requests.Session with one retry policy and pool size for both schemes, and our User-Agent."""
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=max_retries, pool_connections=pool_size, pool_maxsize=pool_size)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})})
+    return session
+
+
 class SodaHttp:
     """A requests.Session bound to one base URL, with connect/read timeouts and one retry policy."""
 
@@ -90,11 +103,7 @@ class SodaHttp:
             max_retry_after=max_retry_after,
             observer=self._observe_retry,
         )
-        self.session = requests.Session()
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        self.session = new_session(retry, pool_size)
 
     def close(self) -> None:
         """Close pooled connections."""
