@@ -28,6 +28,7 @@ def histories(draw: st.DrawFn) -> list[dict[str, Any]]:
         created = datetime.combine(FIRST_DAY + timedelta(days=start), datetime.min.time(), timezone.utc)
         dataset = f"ds-{draw(st.integers(min_value=0, max_value=3))}"
         for offset in range(length):
+            resolved_at = created + timedelta(days=offset, hours=1)
             day = FIRST_DAY + timedelta(days=start + offset)
             resolved = draw(st.booleans())
             rows.append(
