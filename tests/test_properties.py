@@ -40,9 +40,7 @@ def histories(draw: st.DrawFn) -> list[dict[str, Any]]:
                     "severity": draw(st.sampled_from(SEVERITIES)),
                     "status": "resolved" if resolved else draw(st.sampled_from(UNRESOLVED)),
                     "created_at": created.isoformat(),
-                    "resolved_at": (created + timedelta(days=offset, hours=1)).isoformat()
-                    if resolved
-                    else None,
+                    "resolved_at": resolved_at.isoformat() if resolved else None,
                     "title": f"title {number}",
                     "check_name": f"check {number}",
                     "lead_email": f"lead{number % 3}@example.com",
