@@ -52,11 +52,10 @@ def check_golden(name: str, actual: str) -> None:
         path.write_text(actual)
     expected = path.read_text()
     if actual != expected:
-        diff = "".join(
-            difflib.unified_diff(
-                expected.splitlines(keepends=True), actual.splitlines(keepends=True), str(path), "rendered", n=1
-            )
+        lines = difflib.unified_diff(
+            expected.splitlines(keepends=True), actual.splitlines(keepends=True), str(path), "rendered", n=1
         )
+        diff = "".join(lines)
         raise AssertionError(f"{name} differs from the golden file ({UPDATE_VAR}=1 regenerates it):\n{diff}")
 
 
