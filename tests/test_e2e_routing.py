@@ -4,12 +4,12 @@ soda_dataset_info onto them."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 
 from exporter.app import Exporter
@@ -130,10 +130,18 @@ def test_incidents_reach_the_owning_teams_receiver(
             60,
             children.logs,
         )
-        time.sleep(2)  # a few more evaluations: a misrouted copy would have arrived by now
+        # Alertmanager's own view: each incident alert is in exactly one group, of the expected receiver.
+        groups = requests.get(f"http://127.0.0.1:{am_port}/api/v2/alerts/groups", timeout=5).json()
+        routed = [
+            (alert["labels"]["dataset_id"], group["receiver"]["name"])
+            for group in groups
+            for alert in group["alerts"]
+            if alert["labels"]["alertname"] == ALERT
+        ]
     finally:
         children.stop()
 
+    assert sorted(routed) == [("ds-a", "team-a"), ("ds-b", "team-b"), ("ds-c", "default")]
     a, b, default = (received(sinks[name]) for name in ("team-a", "team-b", "default"))
     assert set(a) == {"ds-a"} and set(b) == {"ds-b"} and set(default) == {"ds-c"}
     assert a["ds-a"]["team"] == "payments" and a["ds-a"]["dataset_name"] == "payments_ledger"
