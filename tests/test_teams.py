@@ -60,7 +60,9 @@ def test_the_accumulator_sets_the_team() -> None:
     sink = DatasetAccumulator(DEFAULT)
     sink.add_rows([{"dataset_id": "a", "tags": ["team:growth"]}, {"dataset_id": "b"}])
     assert {d.dataset_id: d.team for d in sink.datasets.values()} == {"a": "growth", "b": ""}
-    assert DatasetAccumulator().add_rows([{"dataset_id": "a", "tags": ["team:x"]}]) is None
+    plain = DatasetAccumulator()  # no sources: the label stays empty
+    plain.add_rows([{"dataset_id": "a", "tags": ["team:x"], "attributes": {"team": ["y"]}}])
+    assert plain.datasets["a"].team == ""
 
 
 def teams_org() -> Organisation:
