@@ -6,9 +6,12 @@ Raw rows are never kept: each accumulator remembers, per incident, only the fiel
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
+
+from exporter.teams import TeamSource, team_of
 
 # Every reason a row can be skipped for, so the counter's series exist (at 0) from the start.
 SKIP_REASONS = (
@@ -167,14 +170,16 @@ class DatasetInfo:
     dataset_label: str
     datasource_name: str
     owner_email: str
+    team: str = ""
 
 
 class DatasetAccumulator:
     """A sink for ``/coverage/datasets`` pages: one DatasetInfo per dataset id."""
 
-    def __init__(self) -> None:
+    def __init__(self, team_from: Sequence[TeamSource] = ()) -> None:
         self.datasets: dict[str, DatasetInfo] = {}
         self.skipped = 0
+        self._team_from = tuple(team_from)
 
     @property
     def distinct_rows(self) -> int:
@@ -199,4 +204,5 @@ class DatasetAccumulator:
                 text("dataset_label"),
                 text("datasource_name"),
                 text("owner_email"),
+                team_of(row, self._team_from),
             )

@@ -230,21 +230,37 @@ def render_openmetrics(
     until: float | None = None,
 ) -> Iterator[str]:
     """OpenMetrics text of both families, each series' samples in time order, ending with ``# EOF``."""
+    return render_labelled([(tuple(labels), days)], step_seconds=step_seconds, until=until)
+
+
+def render_labelled(
+    parts: Sequence[tuple[tuple[tuple[str, str], ...], Sequence[DayCounts]]],
+    *,
+    step_seconds: float = DAY_SECONDS,
+    until: float | None = None,
+) -> Iterator[str]:
+    """Like render_openmetrics for several (labels, days) parts, e.g. one per organisation, in one file.
+
+    Every part must have the same label names; each family is written once, holding every part's series.
+    """
     # Samples are stamped at midnight UTC of their date; ``labels`` go first on every series. With a
     # step under a day each value repeats every step until the next date, but never after ``until``
     # (a date's midnight sample is always kept).
     if step_seconds < 1:
         raise ValueError("step must be at least one second")
-    const_names = [name for name, _ in labels]
-    const_values = tuple(value for _, value in labels)
+    const_names = [name for name, _ in parts[0][0]] if parts else []
     open_points: dict[tuple[str, ...], list[tuple[float, int]]] = {}
     resolved_points: dict[tuple[str, ...], list[tuple[float, int]]] = {}
-    for counts in sorted(days, key=lambda c: c.day):
-        at = midnight_utc(counts.day)
-        for key, value in counts.open.items():
-            open_points.setdefault(const_values + key, []).append((at, value))
-        for key2, value in counts.resolved.items():
-            resolved_points.setdefault(const_values + key2, []).append((at, value))
+    for labels, days in parts:
+        if [name for name, _ in labels] != const_names:
+            raise ValueError("every part needs the same label names")
+        const_values = tuple(value for _, value in labels)
+        for counts in sorted(days, key=lambda c: c.day):
+            at = midnight_utc(counts.day)
+            for key, value in counts.open.items():
+                open_points.setdefault(const_values + key, []).append((at, value))
+            for key2, value in counts.resolved.items():
+                resolved_points.setdefault(const_values + key2, []).append((at, value))
     step = float(int(step_seconds))
     yield from _family(
         "soda_incidents_open",

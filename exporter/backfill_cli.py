@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, NoReturn, TextIO
@@ -16,17 +14,19 @@ from typing import Any, NoReturn, TextIO
 from exporter.backfill import (
     DAY_SECONDS,
     DayAccumulator,
+    DayCounts,
     DayTally,
     build_days,
     check_label_name,
     date_chunks,
-    render_openmetrics,
+    render_labelled,
     request_window,
 )
+from exporter.backfill_output import write_counted
 from exporter.cli import DEMO_KEY_ID, DEMO_KEY_SECRET
 from exporter.config import FLAGS, Flag, add_flags, resolve_flags
 from exporter.durations import parse_duration
-from exporter.organizations import REGIONS
+from exporter.organizations import REGIONS, OrganizationsFileError, load_organizations
 from exporter.settings import ConfigError
 from exporter.soda.credentials import CredentialsError, CredentialSource
 from exporter.soda.errors import SodaError
@@ -37,7 +37,7 @@ PROG = "soda-incidents-exporter backfill"
 SHARED_FLAGS = frozenset((
     "--soda.region", "--soda.reporting-url", "--soda.organization", "--soda.api-key-id-file",
     "--soda.api-key-secret-file", "--soda.request-timeout", "--soda.retries", "--soda.max-retry-after",
-    "--poll.page-size", "--poll.concurrency", "--resolved.window",
+    "--poll.page-size", "--poll.concurrency", "--resolved.window", "--config.file",
 ))  # fmt: skip
 BACKFILL_FLAGS: tuple[Flag, ...] = tuple(flag for flag in FLAGS if flag.name in SHARED_FLAGS)
 
@@ -131,6 +131,8 @@ def parse_options(namespace: argparse.Namespace, environ: Mapping[str, str], tod
     if not 1 <= step <= DAY_SECONDS:
         raise ConfigError(f"--step: {namespace.step!r} must be between 1s and 1d")
     values = resolve_flags(namespace, environ, BACKFILL_FLAGS)
+    if values["config_file"] and values["soda_organization"]:
+        raise ConfigError("--soda.organization: not with --config.file, whose organisations have their names")
     return BackfillOptions(
         first=first,
         last=last,
@@ -156,10 +158,32 @@ def _credentials(values: Mapping[str, Any], environ: Mapping[str, str]) -> Crede
     return source
 
 
+Labels = tuple[tuple[str, str], ...]
+
+
+def _sources(
+    options: BackfillOptions, environ: Mapping[str, str]
+) -> list[tuple[Labels, str, CredentialSource]]:
+    """(labels, Reporting API URL, credentials) of each organisation to read: --config.file's, or the one."""
+    path = options.values["config_file"]
+    if not path:
+        url = options.values["soda_reporting_url"] or REGIONS[options.values["soda_region"]][0]
+        return [(options.labels, url, _credentials(options.values, environ))]
+    try:
+        orgs = load_organizations(path, environ)
+    except OrganizationsFileError as exc:
+        raise ConfigError(f"--config.file: {exc}") from None
+    return [
+        ((("organization", str(org.name)), *options.labels), org.reporting_url, org.credentials)
+        for org in orgs
+    ]
+
+
 def collect(
-    client: ReportingClient, options: BackfillOptions, progress: TextIO
+    client: ReportingClient, options: BackfillOptions, progress: TextIO, name: str = ""
 ) -> tuple[dict[str, DayTally], dict[str, DayTally], dict[str, int]]:
     """Query both statuses chunk by chunk; return per-date tallies and the rows skipped by reason."""
+    where = f"{name}: " if name else ""
     window = options.values["resolved_window"]
     tallies: tuple[dict[str, DayTally], dict[str, DayTally]] = ({}, {})
     skipped: dict[str, int] = {}
@@ -177,54 +201,29 @@ def collect(
             into.update(sink.days)  # chunks never share a date
             for reason, count in sink.skipped.items():
                 skipped[reason] = skipped.get(reason, 0) + count
-            print(f"{PROG}: {first}..{last} {status}: {sink.distinct_rows} rows", file=progress)
+            print(f"{PROG}: {where}{first}..{last} {status}: {sink.distinct_rows} rows", file=progress)
     return tallies[0], tallies[1], skipped
 
 
-def _write(chunks: Iterator[str], output: str) -> tuple[int, int]:
-    """Write the text to ``output`` (atomically for a file); return (series, samples)."""
-    series = samples = 0
-
-    def counted(handle: TextIO) -> None:
-        nonlocal series, samples
-        for chunk in chunks:
-            if not chunk.startswith("#"):
-                series += 1
-                samples += chunk.count("\n")
-            handle.write(chunk)
-
-    if output == "-":
-        counted(sys.stdout)
-        sys.stdout.flush()
-        return series, samples
-    directory = os.path.dirname(os.path.abspath(output))
-    fd, tmp = tempfile.mkstemp(prefix=".backfill-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            counted(handle)
-        os.chmod(tmp, 0o644)  # mkstemp gives 0600; promtool may run as another user
-        os.replace(tmp, output)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return series, samples
-
-
-def run(options: BackfillOptions, client: ReportingClient, progress: TextIO) -> int:
-    """Fetch, aggregate and write; return the exit code."""
+def run(options: BackfillOptions, clients: Sequence[tuple[Labels, ReportingClient]], progress: TextIO) -> int:
+    """Fetch every organisation, aggregate and write one file; return the exit code (1: nothing written)."""
     started = time.monotonic()
+    parts: list[tuple[Labels, list[DayCounts]]] = []
+    skipped: dict[str, int] = {}
+    for labels, client in clients:
+        name = dict(labels).get("organization", "") if len(clients) > 1 else ""
+        try:
+            unresolved, resolved, org_skipped = collect(client, options, progress, name)
+        except SodaError as exc:
+            print(f"{PROG}: error: {name + ': ' if name else ''}{exc}", file=progress)
+            return 1
+        parts.append((labels, build_days(unresolved, resolved)))
+        for reason, count in org_skipped.items():
+            skipped[reason] = skipped.get(reason, 0) + count
+    days = {counts.day for _, part in parts for counts in part}
+    chunks = render_labelled(parts, step_seconds=options.step_seconds, until=time.time())
     try:
-        unresolved, resolved, skipped = collect(client, options, progress)
-    except SodaError as exc:
-        print(f"{PROG}: error: {exc}", file=progress)
-        return 1
-    days = build_days(unresolved, resolved)
-    chunks = render_openmetrics(
-        days, labels=options.labels, step_seconds=options.step_seconds, until=time.time()
-    )
-    try:
-        series, samples = _write(chunks, options.output)
+        series, samples = write_counted(chunks, options.output)
     except OSError as exc:
         print(f"{PROG}: error: cannot write {options.output}: {exc.strerror or exc}", file=progress)
         return 1
@@ -266,15 +265,15 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
         options = parse_options(namespace, env, datetime.now(timezone.utc).date())
         if options.demo:
             return _run_demo(options)
-        url = options.values["soda_reporting_url"] or REGIONS[options.values["soda_region"]][0]
-        credentials = _credentials(options.values, env)
+        sources = _sources(options, env)
     except ConfigError as exc:
         parser.error(str(exc))
-    client = _client(options, url, credentials)
+    clients = [(labels, _client(options, url, credentials)) for labels, url, credentials in sources]
     try:
-        return run(options, client, sys.stderr)
+        return run(options, clients, sys.stderr)
     finally:
-        client.close()
+        for _, client in clients:
+            client.close()
 
 
 def _run_demo(options: BackfillOptions) -> int:
@@ -285,6 +284,6 @@ def _run_demo(options: BackfillOptions) -> int:
     with SimulatorServer(organisation, api_key_id=DEMO_KEY_ID, api_key_secret=DEMO_KEY_SECRET) as simulator:
         client = _client(options, simulator.reporting_url, demo_credentials)
         try:
-            return run(options, client, sys.stderr)
+            return run(options, [(options.labels, client)], sys.stderr)
         finally:
             client.close()

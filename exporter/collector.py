@@ -94,7 +94,7 @@ class SnapshotCollector(Collector):
         )
         dataset_f = InfoMetricFamily(
             "soda_dataset",
-            f"Names, data source and owner of each dataset, from /coverage/datasets. {CACHED}",
+            f"Names, data source, owner and team of each dataset, from /coverage/datasets. {CACHED}",
             labels=const,
         )
         for item in items:
@@ -108,6 +108,7 @@ class SnapshotCollector(Collector):
                         "dataset_label": ds.dataset_label,
                         "datasource_name": ds.datasource_name,
                         "owner_email": ds.owner_email,
+                        "team": ds.team,
                     },
                 )
             snap = item.snapshot

@@ -14,6 +14,7 @@ from exporter import __version__
 from exporter.durations import format_duration, parse_duration
 from exporter.settings import Config, ConfigError, make_config
 from exporter.snapshot import DEFAULT_AGE_BUCKETS
+from exporter.teams import DEFAULT_TEAM_FROM, parse_team_from
 
 DEFAULT_PORT = 9877
 DEFAULT_LISTEN_ADDRESS = f":{DEFAULT_PORT}"
@@ -157,6 +158,13 @@ FLAGS: tuple[Flag, ...] = (
         "1h",
         "Refresh dataset names at most this often (0 turns it off).",
         parse_duration,
+    ),
+    Flag(
+        "--datasets.team-from",
+        DEFAULT_TEAM_FROM,
+        "Where soda_dataset_info's team label comes from: attribute:NAME or tag:PREFIX (a PREFIX:team tag), "
+        "comma-separated and tried in order, or none.",
+        parse_team_from,
     ),
     Flag("--resolved.window", "30d", "Window of resolved incidents counted.", _positive_duration),
     Flag(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -11,6 +11,7 @@ from exporter.accumulate import DatasetAccumulator, DatasetInfo
 from exporter.soda.credentials import CredentialsError
 from exporter.soda.errors import SodaError
 from exporter.soda.reporting import ReportingClient
+from exporter.teams import TeamSource
 
 log = structlog.get_logger("exporter.datasets")
 
@@ -25,12 +26,14 @@ class DatasetRefresher:
         timeout_seconds: float,
         on_failure: Callable[[str], None],
         monotonic: Callable[[], float] = time.monotonic,
+        team_from: Sequence[TeamSource] = (),
     ) -> None:
         self.client = client
         self.interval_seconds = interval_seconds
         self.timeout_seconds = timeout_seconds
         self._on_failure = on_failure
         self._monotonic = monotonic
+        self._team_from = tuple(team_from)
         self._fetched_at: float | None = None
         self.datasets: tuple[DatasetInfo, ...] = ()
 
@@ -51,7 +54,7 @@ class DatasetRefresher:
             return False
         deadline = self._monotonic() + self.timeout_seconds
         try:
-            sink = self.client.fetch_datasets(DatasetAccumulator, deadline=deadline)
+            sink = self.client.fetch_datasets(lambda: DatasetAccumulator(self._team_from), deadline=deadline)
         except SodaError as exc:
             self._fail(exc.reason, str(exc))
             return False

@@ -21,6 +21,7 @@ from exporter.soda.credentials import CredentialsError
 from exporter.soda.errors import SodaError, SodaTimeoutError
 from exporter.soda.reporting import FetchStats, ReportingClient
 from exporter.state import ExporterState, PollOutcome
+from exporter.teams import DEFAULT_TEAM_FROM, TeamSource, parse_team_from
 
 log = structlog.get_logger("exporter.poller")
 ResultT = TypeVar("ResultT")
@@ -35,6 +36,7 @@ class PollSettings:
     timeout_seconds: float = 120.0
     max_age_seconds: float = 6 * 3600.0
     datasets_interval_seconds: float = 3600.0
+    datasets_team_from: tuple[TeamSource, ...] = parse_team_from(DEFAULT_TEAM_FROM)
     snapshot: SnapshotSettings = field(default_factory=SnapshotSettings)
 
 
@@ -95,6 +97,7 @@ class Poller:
             settings.datasets_interval_seconds,
             settings.timeout_seconds,
             lambda reason: self.metrics.dataset_failures.labels(*self._label_values, reason).inc(),
+            team_from=settings.datasets_team_from,
         )
 
     def _pull_reason(self, etl: datetime | None) -> str | None:

@@ -113,6 +113,7 @@ def make_config(namespace: argparse.Namespace, values: dict[str, Any], environ: 
             timeout_seconds=values["poll_timeout"],
             max_age_seconds=values["poll_max_age"],
             datasets_interval_seconds=values["datasets_interval"],
+            datasets_team_from=values["datasets_team_from"],
             snapshot=SnapshotSettings(
                 resolved_window_seconds=values["resolved_window"],
                 age_buckets=values["metrics_age_buckets"],

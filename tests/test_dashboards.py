@@ -20,7 +20,7 @@ DASHBOARD_FILES = sorted((GRAFANA_DIR / "dashboards").glob("*.json"))
 RULES_FILE = ROOT / "deploy" / "prometheus" / "soda-incidents.rules.yml"
 TARGET_VARIABLES = {"datasource", "job", "instance", "organization"}
 REQUIRED_VARIABLES = {
-    "soda-incidents-overview.json": TARGET_VARIABLES | {"dataset", "severity"},
+    "soda-incidents-overview.json": TARGET_VARIABLES | {"team", "owner", "dataset", "severity"},
     "soda-exporter-health.json": TARGET_VARIABLES,
 }
 DATASOURCE_UID = "${datasource}"
@@ -245,3 +245,42 @@ def test_health_covers_the_required_views() -> None:
         "scrape_duration_seconds",
     ):
         assert metric in text, metric
+
+
+OWNERSHIP_FILTER = (
+    'soda_dataset_info{job=~"$job", instance=~"$instance", organization=~"$organization", '
+    'team=~"$team", owner_email=~"$owner"}'
+)
+
+
+def test_overview_filters_on_team_and_owner() -> None:
+    """Team and owner variables come from soda_dataset_info and narrow every incident query."""
+    model = load(GRAFANA_DIR / "dashboards" / "soda-incidents-overview.json")
+    variables = {v["name"]: v for v in model["templating"]["list"]}
+    assert (
+        variables["team"]["query"].endswith(", team)") and "soda_dataset_info{" in variables["team"]["query"]
+    )
+    assert variables["owner"]["query"].endswith(", owner_email)")
+    names = [v["name"] for v in model["templating"]["list"]]
+    assert names.index("team") < names.index("dataset") and names.index("owner") < names.index("dataset")
+    assert OWNERSHIP_FILTER in variables["dataset"]["query"]
+    for title, expr in queries(model):
+        if 'dataset_id=~"$dataset"' in expr:
+            assert OWNERSHIP_FILTER in expr, title
+            # Datasets without soda_dataset_info stay while the selection includes the empty value.
+            assert "and on () group(soda_up{" in expr, title
+
+
+def test_overview_has_open_incidents_by_team_and_owner() -> None:
+    """Bar panels sum open incidents by team and by owner; the table shows both columns."""
+    model = load(GRAFANA_DIR / "dashboards" / "soda-incidents-overview.json")
+    by_title = {p["title"]: p for p in panels(model)}
+    for title, label in (("Open incidents by team", "team"), ("Open incidents by owner", "owner_email")):
+        target = by_title[title]["targets"][0]
+        assert target["expr"].startswith(f"sort_desc(sum by ({label}) (")
+        assert f"group_left ({label})" in target["expr"] and target["legendFormat"] == f"{{{{{label}}}}}"
+        assert '"none"' in target["expr"]
+    table = next(p for p in panels(model) if p["type"] == "table")
+    renames = table["transformations"][0]["options"]["renameByName"]
+    assert renames["team"] == "Team" and renames["owner_email"] == "Owner"
+    assert "group_left (team)" in table["targets"][0]["expr"]

@@ -34,6 +34,7 @@ def test_dataset_info_is_served(simulator: SimulatorServer, start_exporter: Star
         "dataset_label",
         "datasource_name",
         "owner_email",
+        "team",
     }
 
 

@@ -28,6 +28,7 @@ from tests.monitoring_stack import (
     write_organizations,
 )
 from tests.test_dashboards import DASHBOARD_FILES, load, queries
+from tests.test_dashboards import panels as panels_of
 from tests.test_rules import load_rules_generator
 
 pytestmark = pytest.mark.e2e
@@ -40,6 +41,8 @@ SUBSTITUTIONS = {
     "instance": ".*",
     "organization": ".*",
     "dataset": ".*",
+    "team": ".*",
+    "owner": ".*",
     "severity": ".*",
     "__rate_interval": "30s",
     "__interval": "5s",
@@ -354,15 +357,26 @@ def test_critical_incident_alert_reaches_webhook(warm: Stack) -> None:
         return {key(a["labels"]) for a in firing(warm, "SodaCriticalIncidentOpen")} >= expected
 
     wait_for("critical-incident alerts at the webhook", delivered, 40, warm.processes.logs)
-    base = {"alertname", "severity", "job", "instance", "dataset_id"}
+    base = {"alertname", "severity", "job", "instance", "dataset_id", "dataset_name"}
+    # globex refuses dataset names: its alerts carry the id as the name, and no owner or team.
+    info = {key(s["metric"]): s["metric"] for s in warm.prometheus.series("soda_dataset_info")}
+    owned = 0
     for alert in firing(warm, "SodaCriticalIncidentOpen"):
         labels = alert["labels"]
         multi = labels["instance"] == warm.exporter_instance
-        assert set(labels) == (base | {"organization"} if multi else base)
+        known = info.get(key(labels), {})
+        assert bool(known) == (labels.get("organization") != GLOBEX), labels
+        joined = {name for name in ("datasource_name", "owner_email", "team") if known.get(name)}
+        assert set(labels) == (base | {"organization"} if multi else base) | joined
+        assert {name: labels[name] for name in joined} == {name: known[name] for name in joined}
+        assert labels["dataset_name"] == known.get("dataset_name", labels["dataset_id"])
+        owned += "team" in labels
         assert labels["severity"] == "critical"
         assert labels["job"] == JOB and labels["instance"] in {warm.exporter_instance, warm.single_instance}
-        assert labels["dataset_id"] in alert["annotations"]["summary"]
+        assert f"dataset {labels['dataset_name']}." in alert["annotations"]["summary"]
+        assert labels["dataset_id"] in alert["annotations"]["description"]
         assert alert["annotations"]["runbook_url"].endswith("#sodacriticalincidentopen")
+    assert owned, "the demo organisation's critical incidents should reach alerts with a team"
 
 
 def test_unattended_escalation_reaches_webhook(warm: Stack) -> None:
@@ -394,3 +408,40 @@ def test_health_counts_dataset_refresh_failures(warm: Stack) -> None:
     # Every reason exists from the start at zero, so acme shows zeros (or the "none" fallback), never more.
     acme = warm.prometheus.series(substitute(by_reason, warm.selection(ACME)))
     assert acme and all(float(s["value"][1]) == 0 for s in acme)
+
+
+def test_team_and_owner_selection_narrow_the_overview(warm: Stack) -> None:
+    """Choosing a team shows only its datasets' incidents; the by-team panel splits All by team."""
+    api = warm.prometheus
+    model = overview()
+    # The first query of each panel but the table (also titled "Open incidents").
+    panels = {
+        p["title"]: p["targets"][0]["expr"] for p in panels_of(model) if p.get("type") not in ("row", "table")
+    }
+    variables = {v["name"]: v for v in model["templating"]["list"]}
+    acme = warm.selection(ACME)
+    teams = {value for _, value in variable_values(warm, variables["team"], acme)}
+    owners = {value for _, value in variable_values(warm, variables["owner"], acme)}
+    assert teams and owners and not variable_values(warm, variables["team"], warm.selection(GLOBEX))
+    by_team = {
+        s["metric"]["team"]: float(s["value"][1])
+        for s in api.series(substitute(panels["Open incidents by team"], acme))
+    }
+    total = float(api.series(substitute(panels["Open incidents"], acme))[0]["value"][1])
+    assert set(by_team) <= teams | {"none"} and sum(by_team.values()) == total > 0
+    team = max(by_team.keys() - {"none"}, key=lambda t: by_team[t])
+    chosen = {**acme, "team": team}
+    narrowed = float(api.series(substitute(panels["Open incidents"], chosen))[0]["value"][1])
+    assert narrowed == by_team[team] < total
+    shown = {s["metric"]["team"] for s in api.series(substitute(panels["Open incidents by team"], chosen))}
+    assert shown == {team}
+    rows = api.series(substitute(panels["Open incidents"].replace("sum(", "(", 1), chosen))
+    datasets = {s["metric"]["dataset_id"] for s in rows}
+    info = api.series(f'soda_dataset_info{{organization="{ACME}", team="{team}"}}')
+    assert datasets and datasets <= {s["metric"]["dataset_id"] for s in info}
+    listed = {value for _, value in variable_values(warm, variables["dataset"], chosen)}
+    assert listed == {s["metric"]["dataset_id"] for s in info} & listed and datasets <= listed
+    # globex has no soda_dataset_info: its incidents show under All, and under no particular team.
+    globex = warm.selection(GLOBEX)
+    assert float(api.series(substitute(panels["Open incidents"], globex))[0]["value"][1]) > 0
+    assert not api.series(substitute(panels["Open incidents"], {**globex, "team": team}))

@@ -31,6 +31,9 @@ RESOLUTION_SEVERITY_QUANTILE_RECORD = "severity:soda_incident_resolution_duratio
 
 # Labels every aggregation keeps: target identity plus the optional multi-organisation label.
 TARGET_LABELS = "job, instance, organization"
+# One dataset of one target, and what the incident alerts copy from its soda_dataset_info series.
+DATASET_KEY = f"{TARGET_LABELS}, dataset_id"
+DATASET_LABELS = "dataset_name, datasource_name, owner_email, team"
 
 DEFAULT_THRESHOLDS: dict[str, Any] = {
     "runbook_url_base": RUNBOOK_URL_BASE,
@@ -115,6 +118,46 @@ OPEN_AGE_EXPR = (
 )
 
 
+# One soda_dataset_info series per dataset even while two exist (an owner or name change seen without a
+# staleness marker, e.g. through remote storage): the one with the newest sample wins, so the join below
+# never fails with "many-to-many matching". A dataset listed without a name gets its id as the name.
+_NEWEST_INFO = f"topk by ({DATASET_KEY}) (1, timestamp(soda_dataset_info))"
+DATASET_INFO_EXPR = (
+    f"group by ({DATASET_KEY}, {DATASET_LABELS}) (\n"
+    f'  label_replace({_NEWEST_INFO}, "dataset_name", "$1", "dataset_id", "(.+)")\n'
+    f'    unless on ({DATASET_KEY}) soda_dataset_info{{dataset_name!=""}}\n'
+    f"  or on ({DATASET_KEY})\n"
+    f"  {_NEWEST_INFO}\n"
+    ")"
+)
+
+
+def with_dataset_labels(expr: str) -> str:
+    """``expr`` (series with a dataset_id) with the dataset's name, data source, owner and team joined on.
+
+    The join keeps the value of ``expr``. A dataset without a soda_dataset_info series (names turned
+    off, not read yet, a failed refresh, a dataset newer than the last refresh) still alerts, with its
+    id as dataset_name, so missing or stale names never drop an alert.
+    """
+    inner = expr.strip().replace("\n", "\n  ")
+    info = DATASET_INFO_EXPR.replace("\n", "\n  ")
+    return (
+        f"(\n  {inner}\n)\n"
+        f"* on ({DATASET_KEY}) group_left ({DATASET_LABELS})\n"
+        f"  {info}\n"
+        f"or on ({DATASET_KEY})\n"
+        f'label_replace(\n  {inner},\n  "dataset_name", "$1", "dataset_id", "(.+)"\n)\n'
+    )
+
+
+# What an incident alert says of its dataset: the name (the id when it has none) and what else is known.
+DATASET_TEXT = (
+    "{{ $labels.dataset_name }} ({{ with $labels.datasource_name }}data source {{ . }}, {{ end }}"
+    "owner {{ with $labels.owner_email }}{{ . }}{{ else }}none{{ end }}"
+    "{{ with $labels.team }}, team {{ . }}{{ end }}; id {{ $labels.dataset_id }})"
+)
+
+
 def unattended_expr(t: Mapping[str, Any]) -> str:
     """Open incidents still ``reported`` past the threshold, computed from the raw series."""
     return OPEN_AGE_EXPR.format(selector='{status="reported"}') + f"> {t['unattended_seconds']}\n"
@@ -179,20 +222,21 @@ def alerting_rules(t: Mapping[str, Any]) -> list[dict[str, Any]]:
         alert(
             t,
             "SodaCriticalIncidentOpen",
-            f'sum by ({TARGET_LABELS}, dataset_id) (soda_incidents_open{{severity="critical"}}) > 0\n',
+            with_dataset_labels(f'sum by ({DATASET_KEY}) (soda_incidents_open{{severity="critical"}}) > 0'),
             t["critical_incident_for"],
             "critical",
-            "A critical Soda incident is open on dataset {{ $labels.dataset_id }}.",
-            "{{ $value }} critical Soda incident(s) are open on dataset {{ $labels.dataset_id }}.",
+            "A critical Soda incident is open on dataset {{ $labels.dataset_name }}.",
+            f"{{{{ $value }}}} critical Soda incident(s) are open on dataset {DATASET_TEXT}.",
         ),
         alert(
             t,
             "SodaIncidentUnattended",
-            f'{OPEN_AGE_RECORD}{{status="reported"}} > {t["unattended_seconds"]}\n',
+            with_dataset_labels(f'{OPEN_AGE_RECORD}{{status="reported"}} > {t["unattended_seconds"]}'),
             t["unattended_for"],
             "warning",
-            "Soda incident {{ $labels.incident_id }} has not been picked up.",
-            'Incident {{ $labels.incident_id }} "{{ $labels.title }}" on dataset {{ $labels.dataset_id }} '
+            "Soda incident {{ $labels.incident_id }} on dataset {{ $labels.dataset_name }} "
+            "has not been picked up.",
+            f'Incident {{{{ $labels.incident_id }}}} "{{{{ $labels.title }}}}" on dataset {DATASET_TEXT} '
             f"is still in status reported more than {unattended} after it was opened "
             "({{ $value | humanizeDuration }} ago; lead: {{ $labels.lead_email }}).",
             {"incident_severity": "{{ $labels.severity }}"},
@@ -228,7 +272,7 @@ def build_action_rules(thresholds: Mapping[str, Any] | None = None) -> dict[str,
     """The optional rules that ask the Alertmanager webhook to escalate unattended incidents."""
     t = merge_thresholds(thresholds)
     base = next(r for r in alerting_rules(t) if r["alert"] == "SodaIncidentUnattended")
-    expr = "label_replace(\n  " + unattended_expr(t).strip().replace("\n", "\n  ")
+    expr = "label_replace(\n  " + with_dataset_labels(unattended_expr(t)).strip().replace("\n", "\n  ")
     expr += ',\n  "soda_incident_id", "$1", "incident_id", "(.+)"\n)\n'
     rule = {**base, "expr": expr, "labels": {**base["labels"], "soda_action": "escalate"}}
     return {"groups": [{"name": "soda-incidents-exporter.actions", "rules": [rule]}]}

@@ -21,6 +21,9 @@ _PEOPLE = (
     "alice.martin", "bob.nguyen", "carla.rossi", "deepak.iyer", "emma.schmidt", "farid.haddad",
     "grace.okafor", "hugo.dubois", "ines.garcia", "jonas.berg", "keiko.tanaka", "liam.walsh",
 )  # fmt: skip
+# Each person's team. Half the owned datasets name it in a ``team`` attribute, the others in a ``team:`` tag;
+# unowned datasets have no team. Derived without the random stream, so seeded data stays as it was.
+_TEAMS = ("payments", "growth", "platform")
 _CHECKS = (
     "row_count > 0",
     "missing_count(email) = 0",
@@ -62,17 +65,28 @@ def _datasets(rng: random.Random, count: int) -> list[Dataset]:
         suffix = _SUFFIXES[round_] if round_ < len(_SUFFIXES) else f"_{round_}"
         name = f"{table}{suffix}"
         source_id, source_name = sources[index % len(sources)]
-        owner = None if rng.random() < 0.15 else _email(rng.choice(_PEOPLE))
+        person = None if rng.random() < 0.15 else rng.choice(_PEOPLE)
+        owner = None if person is None else _email(person)
+        dataset_id = _uuid(rng)  # drawn before the tags, the order the stream always had
+        tags = tuple(sorted(rng.sample(("pii", "finance", "core", "marketing", "gold"), 2)))
+        attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+        if person is not None:
+            team = _TEAMS[_PEOPLE.index(person) % len(_TEAMS)]
+            if index % 2:
+                tags = (*tags, f"team:{team}")
+            else:
+                attributes = (("team", (team,)),)
         datasets.append(
             Dataset(
-                dataset_id=_uuid(rng),
+                dataset_id=dataset_id,
                 dataset_name=name,
                 dataset_label=name.replace("_", " ").title(),
                 datasource_id=source_id,
                 datasource_name=source_name,
                 owner_email=owner,
-                tags=tuple(sorted(rng.sample(("pii", "finance", "core", "marketing", "gold"), 2))),
+                tags=tags,
                 number_of_rows=rng.randrange(1_000, 50_000_000),
+                attributes=attributes,
             )
         )
     return datasets

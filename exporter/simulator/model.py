@@ -30,6 +30,8 @@ class Dataset:
     owner_email: str | None
     tags: tuple[str, ...] = ()
     number_of_rows: int = 0
+    # Soda's custom attributes (each a list of strings), as (name, values) pairs: the dataset stays hashable.
+    attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,10 @@ def dataset_row(
         "number_of_rows": dataset.number_of_rows,
         "number_of_failed_checks": failed_checks,
         "last_scan_time": iso_timestamp(last_scan_time),
-        "attributes": {"domain": [dataset.datasource_name.split("_", 1)[0]]},
+        "attributes": {
+            "domain": [dataset.datasource_name.split("_", 1)[0]],
+            **{name: list(values) for name, values in dataset.attributes},
+        },
         "datasource_id": dataset.datasource_id,
         "datasource_name": dataset.datasource_name,
         "datasource_label": dataset.datasource_name.replace("_", " ").title(),

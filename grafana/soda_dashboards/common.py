@@ -26,6 +26,9 @@ INCIDENTS = f'{BY_SEVERITY}, dataset_id=~"$dataset"'
 
 # What identifies a dataset across exporters: dataset ids are unique within an organisation.
 DATASET_KEY = "organization, dataset_id"
+# The overview's team and owner variables, matched against soda_dataset_info's labels. A series without
+# the label (soda_up) matches them exactly when the selection includes the empty value, as All does.
+OWNERSHIP = 'team=~"$team", owner_email=~"$owner"'
 
 # Recording rules of deploy/prometheus/soda-incidents.rules.yml used by the dashboards.
 OPEN_AGE_RECORD = "soda:incident_open_age_seconds"
@@ -62,6 +65,46 @@ def dataset_names(ids: str) -> str:
         f'max by ({DATASET_KEY}, dataset_name) (soda_dataset_info{{{TARGET}, dataset_name!=""}})'
         f" or on ({DATASET_KEY}) "
         f'label_replace(group by ({DATASET_KEY}) ({ids}), "dataset_name", "$1", "dataset_id", "(.+)")'
+    )
+
+
+def of_owners(selector: str) -> str:
+    """``selector`` (one vector selector with a dataset_id) kept to datasets of the selected teams and owners.
+
+    A dataset without a soda_dataset_info series has no known team or owner: it is kept while the team
+    and owner selections include the empty value (All does). Use it inside parentheses.
+    """
+    return (
+        f"{selector} and on ({DATASET_KEY}) soda_dataset_info{{{TARGET}, {OWNERSHIP}}}"
+        f" or {selector} unless on ({DATASET_KEY}) soda_dataset_info{{{TARGET}}}"
+        f" and on () group(soda_up{{{TARGET}, {OWNERSHIP}}})"
+    )
+
+
+def selected(metric: str, extra: str = "") -> str:
+    """``metric`` of the selected organisation, severities, datasets, teams and owners."""
+    return of_owners(f"{metric}{{{INCIDENTS}{extra}}}")
+
+
+def ownership(label: str, ids: str) -> str:
+    """One series valued 1 per dataset of ``ids`` with its ``label`` (team or owner_email), "none" if unknown.
+
+    The newest soda_dataset_info series of a dataset wins, so a brief overlap after an owner change
+    never makes a join fail; a dataset without one, or with the label empty, gets "none".
+    """
+    newest = f"topk by ({DATASET_KEY}) (1, timestamp(soda_dataset_info{{{TARGET}}}))"
+    return (
+        f"label_replace(group by ({DATASET_KEY}, {label}) ({newest})"
+        f" or on ({DATASET_KEY}) group by ({DATASET_KEY}) ({ids}),"
+        f' "{label}", "none", "{label}", "")'
+    )
+
+
+def with_ownership(expr: str) -> str:
+    """``expr`` (series with a dataset_id) with its dataset's team and owner_email ("none" if unknown)."""
+    return (
+        f"({expr})\n* on ({DATASET_KEY}) group_left (team)\n({ownership('team', expr)})"
+        f"\n* on ({DATASET_KEY}) group_left (owner_email)\n({ownership('owner_email', expr)})"
     )
 
 

@@ -18,8 +18,11 @@ from soda_dashboards.common import (
     bargauge_panel,
     heatmap_query,
     label_variable,
+    of_owners,
+    ownership,
     query,
     rename_buckets,
+    selected,
     stat_panel,
     target_variables,
     thresholds,
@@ -36,7 +39,8 @@ COUNT_STEPS = thresholds((None, "green"), (1, "red"))
 # Datasets that have incidents, each with its name (or its id when soda_dataset_info has none). Grafana
 # needs a query_result() variable on one line; the regex shows the name and keeps the id as the value.
 DATASET_IDS = (
-    f"group by ({DATASET_KEY}) (soda_incidents_open{{{TARGET}}} or soda_incidents_resolved{{{TARGET}}})"
+    f"group by ({DATASET_KEY}) ({of_owners(f'soda_incidents_open{{{TARGET}}}')}"
+    f" or {of_owners(f'soda_incidents_resolved{{{TARGET}}}')})"
 )
 DATASET_QUERY = f"query_result({with_dataset_names(DATASET_IDS)})".replace("\n", " ")
 DATASET_REGEX = '/dataset_id="(?<value>[^"]+)".*dataset_name="(?<text>[^"]+)"/'
@@ -58,13 +62,13 @@ def summary_row(board: Board) -> None:
             "Open incidents",
             "Incidents open now in the selected datasets and severities.",
             "short",
-            query(f"sum(soda_incidents_open{{{INCIDENTS}}})", instant=True),
+            query(f"sum({selected('soda_incidents_open')})", instant=True),
         ),
         stat_panel(
             "Critical open incidents",
             "Open incidents of severity critical.",
             "short",
-            query(f'sum(soda_incidents_open{{{INCIDENTS}, severity="critical"}})', instant=True),
+            query("sum(" + selected("soda_incidents_open", ', severity="critical"') + ")", instant=True),
             COUNT_STEPS,
         ),
         stat_panel(
@@ -72,7 +76,7 @@ def summary_row(board: Board) -> None:
             "Age of the oldest listed open incident (recording rule " + OPEN_AGE_RECORD + ").",
             "s",
             query(
-                f"topk(1, {with_dataset_names(f'{OPEN_AGE_RECORD}{{{INCIDENTS}}}')})",
+                f"topk(1, {with_dataset_names(selected(OPEN_AGE_RECORD))})",
                 "{{title}} ({{dataset_name}})",
                 instant=True,
             ),
@@ -83,7 +87,7 @@ def summary_row(board: Board) -> None:
             "Resolved (30 days)",
             "Incidents resolved within the exporter's resolved window.",
             "short",
-            query(f"sum(soda_incidents_resolved{{{INCIDENTS}}})", instant=True),
+            query(f"sum({selected('soda_incidents_resolved')})", instant=True),
         ),
         stat_panel(
             "Resolution time p50",
@@ -111,7 +115,7 @@ def open_row(board: Board) -> None:
                 f"Open incidents by {name}",
                 f"Open incidents over time, stacked by {name}.",
                 "short",
-                [query(f"sum by ({label}) (soda_incidents_open{{{INCIDENTS}}})", f"{{{{{label}}}}}")],
+                [query(f"sum by ({label}) ({selected('soda_incidents_open')})", f"{{{{{label}}}}}")],
                 stacked=True,
             ),
             12,
@@ -124,7 +128,7 @@ def open_row(board: Board) -> None:
             "short",
             query(
                 "sort_desc(topk(10, "
-                + with_dataset_names(f"sum by ({DATASET_KEY}) (soda_incidents_open{{{INCIDENTS}}}) > 0")
+                + with_dataset_names(f"sum by ({DATASET_KEY}) ({selected('soda_incidents_open')}) > 0")
                 + "))",
                 "{{dataset_name}}",
                 instant=True,
@@ -150,6 +154,30 @@ def open_row(board: Board) -> None:
     )
 
 
+def ownership_row(board: Board) -> None:
+    """Who owns the open incidents: by team and by owner, from soda_dataset_info."""
+    board.row("Open incidents by owner")
+    for label, name in (("team", "team"), ("owner_email", "owner")):
+        ids = f"soda_incidents_open{{{INCIDENTS}}}"
+        expr = (
+            f"sort_desc(sum by ({label}) (\n"
+            f"(sum by ({DATASET_KEY}) ({selected('soda_incidents_open')}) > 0)\n"
+            f"* on ({DATASET_KEY}) group_left ({label})\n({ownership(label, ids)})\n))"
+        )
+        board.add(
+            bargauge_panel(
+                f"Open incidents by {name}",
+                f"Open incidents per dataset {name} (soda_dataset_info's {label} label; "
+                f'"none" when the dataset has no {name} or no soda_dataset_info).',
+                "short",
+                query(expr, f"{{{{{label}}}}}", instant=True),
+                thresholds((None, "orange")),
+            ),
+            12,
+            9,
+        )
+
+
 def build() -> dict[str, Any]:
     """The overview dashboard as JSON-compatible data."""
     board = Board(
@@ -158,6 +186,8 @@ def build() -> dict[str, Any]:
     board.variables(
         [
             *target_variables(),
+            label_variable("team", "Team", f"label_values(soda_dataset_info{{{TARGET}}}, team)"),
+            label_variable("owner", "Owner", f"label_values(soda_dataset_info{{{TARGET}}}, owner_email)"),
             label_variable("dataset", "Dataset", DATASET_QUERY).regex(DATASET_REGEX),
             label_variable(
                 "severity", "Severity", f"label_values(soda_incidents_open{{{TARGET}}}, severity)"
@@ -166,6 +196,7 @@ def build() -> dict[str, Any]:
     )
     summary_row(board)
     open_row(board)
+    ownership_row(board)
     resolution_row(board)
     board.row("Incident list")
     board.add(incidents_table(), 24, 12)

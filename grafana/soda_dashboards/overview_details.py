@@ -10,7 +10,6 @@ from soda_dashboards.common import (
     AGE_STEPS,
     BUCKET_NAMES,
     BY_SEVERITY,
-    INCIDENTS,
     OPEN_AGE_RECORD,
     RESOLUTION_QUANTILE_RECORD,
     RESOLUTION_SEVERITY_QUANTILE_RECORD,
@@ -20,11 +19,13 @@ from soda_dashboards.common import (
     heatmap_query,
     query,
     rename_buckets,
+    selected,
     stat_panel,
     table_query,
     thresholds,
     timeseries_panel,
     with_dataset_names,
+    with_ownership,
 )
 
 TABLE_COLUMNS = {
@@ -35,6 +36,8 @@ TABLE_COLUMNS = {
     "check_name": "Check",
     "severity": "Severity",
     "status": "Status",
+    "team": "Team",
+    "owner_email": "Owner",
     "lead_email": "Lead",
     "Value": "Age",
     "dataset_id": "Dataset id",
@@ -100,7 +103,7 @@ def resolution_row(board: Board) -> None:
             "Resolved incidents by severity",
             "Incidents resolved within the resolved window, by severity.",
             "short",
-            [query(f"sum by (severity) (soda_incidents_resolved{{{INCIDENTS}}})", "{{severity}}")],
+            [query(f"sum by (severity) ({selected('soda_incidents_resolved')})", "{{severity}}")],
             stacked=True,
         ),
         12,
@@ -117,10 +120,10 @@ def incidents_table() -> table.Panel:
         .description(
             "One row per listed open incident: soda_incident_info joined with "
             "soda_incident_created_timestamp_seconds (recording rule " + OPEN_AGE_RECORD + "), "
-            "and with the dataset's name from soda_dataset_info (its id when it has none)."
+            "and with the dataset's name (its id when it has none), team and owner from soda_dataset_info."
         )
         .unit("s")
-        .with_target(table_query(with_dataset_names(f"{OPEN_AGE_RECORD}{{{INCIDENTS}}}")))
+        .with_target(table_query(with_ownership(with_dataset_names(selected(OPEN_AGE_RECORD)))))
         .with_transformation(
             dm.DataTransformerConfig(
                 id_val="organize",
