@@ -32,6 +32,7 @@ from exporter.soda.incident_models import (
     IncidentNotFound,
     IncidentUpdate,
     IncidentUpdateRejected,
+    NoCloudApiError,
     SodaCredentialsError,
     SodaPermissionError,
     UpdateCancelled,
@@ -46,6 +47,7 @@ __all__ = [
     "IncidentNotFound",
     "IncidentUpdate",
     "IncidentUpdateRejected",
+    "NoCloudApiError",
     "SodaAuthError",
     "SodaCredentialsError",
     "SodaError",
@@ -87,6 +89,17 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def _is_soda_error(response: requests.Response) -> bool:
+    """True when the body is the Cloud API's ErrorResponse (JSON with ``code`` or ``message``)."""
+    if "json" not in response.headers.get("Content-Type", "").lower():
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and bool({"code", "message"} & set(body))
 
 
 def _error_message(response: requests.Response) -> str:
@@ -241,8 +254,15 @@ class CloudClient:
             raise SodaAuthError(f"{where}, Soda did not accept the API key (check its id and secret)")
         if status == 403:
             raise SodaPermissionError(f"{where}, the API key lacks the 'Manage incident' permission")
+        if status == 404 and not _is_soda_error(response):
+            # An HTML page or another API's JSON: the base URL is wrong, the incident may well exist.
+            shown = response.headers.get("Content-Type", "").split(";")[0] or "no content type"
+            raise NoCloudApiError(
+                f"{where} from {self.base_url}, which does not look like the Soda Cloud API "
+                f"(it answered {shown}, not Soda's JSON error); check --soda.cloud-url"
+            )
         if status == 404:
-            raise IncidentNotFound(f"incident {incident_id} not found in Soda Cloud (HTTP 404)")
+            raise IncidentNotFound(f"incident {incident_id} not found in Soda Cloud (HTTP 404{detail})")
         if status >= 500:
             raise SodaServerError(f"{where} after {self.retries} retries{detail}")
         if status >= 400 or status < 200:
