@@ -104,15 +104,20 @@ def _day(flag: str, text: str) -> date:
 def _labels(items: Sequence[str], organization: str | None) -> tuple[tuple[str, str], ...]:
     reserved = {"dataset_id", "severity", "status", "organization"}
     labels = [("organization", organization)] if organization else []
+    given: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep:
             raise ConfigError(f"--label: {item!r} is not NAME=VALUE")
+        if name in given:
+            raise ConfigError(
+                f"--label: {name!r} is given twice ({name}={given[name]}, {item}); give each label once"
+            )
         try:
             check_label_name(name, reserved)
         except ValueError as exc:
             raise ConfigError(f"--label: {exc}") from None
-        reserved.add(name)
+        given[name] = value
         labels.append((name, value))
     return tuple(labels)
 
@@ -211,9 +216,31 @@ def _write(chunks: Iterator[str], output: str) -> tuple[int, int]:
     return series, samples
 
 
+def check_writable(output: str) -> None:
+    """Raise OSError unless a file can be written where ``output`` goes, before any data is fetched."""
+    if output == "-":
+        return
+    if os.path.isdir(output):
+        raise IsADirectoryError(21, "is a directory", output)
+    directory = os.path.dirname(os.path.abspath(output))
+    # Create and remove a file where _write will create its temporary one: the same test, for real.
+    fd, probe = tempfile.mkstemp(prefix=".backfill-", dir=directory)
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
 def run(options: BackfillOptions, client: ReportingClient, progress: TextIO) -> int:
     """Fetch, aggregate and write; return the exit code."""
     started = time.monotonic()
+    try:
+        check_writable(options.output)
+    except OSError as exc:
+        print(f"{PROG}: error: cannot write {options.output}: {exc.strerror or exc}", file=progress)
+        return 1
     try:
         unresolved, resolved, skipped = collect(client, options, progress)
     except SodaError as exc:
@@ -236,9 +263,11 @@ def run(options: BackfillOptions, client: ReportingClient, progress: TextIO) -> 
             f"{PROG}: warning: no report date between {options.first} and {options.last} has data",
             file=progress,
         )
+    where = "standard output" if options.output == "-" else options.output
     print(
-        f"{PROG}: wrote {samples} samples of {series} series for {len(days)} report dates "
-        f"to {options.output} in {time.monotonic() - started:.1f}s",
+        f"{PROG}: wrote {_plural(samples, 'sample', 'samples')} of {_plural(series, 'series', 'series')} "
+        f"for {_plural(len(days), 'report date', 'report dates')} to {where} "
+        f"in {time.monotonic() - started:.1f}s",
         file=progress,
     )
     return 0
