@@ -99,7 +99,7 @@ def configure_logging(level: str = "info", fmt: str | None = None, stream: Any =
     )
     # Tracebacks become text before masking in both formats: a renderer that formatted exc_info
     # itself would do it after redact_processor, and the secret in an exception message would pass.
-    final = [structlog.processors.format_exc_info, redact_processor, _masked(renderer)]
+    final: list[Any] = [structlog.processors.format_exc_info, redact_processor, _masked(renderer)]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
