@@ -99,11 +99,28 @@ class WebhookReceiver:
         return thread
 
     def close(self) -> None:
-        """Cancel the update in progress (its waits) and close the clients."""
+        """Drop the queued updates (counted and logged), cancel the one in progress, close the clients.
+
+        Queued updates are not sent at shutdown: each could wait a minute for Soda's rate limit.
+        Alertmanager sends the firing alerts again with its next notification, to this process's
+        successor, which judges them afresh.
+        """
         self._stopped.set()
+        self._drop_queued()
         self.queue.wake()
         for target in self.targets:
             target.client.close()
+
+    def _drop_queued(self) -> None:
+        left = self.queue.drain()
+        for job in left:
+            self.updates.labels(job.action, "cancelled").inc()
+        if left:
+            log.warning(
+                "exporter stopping: queued incident updates not sent",
+                count=len(left),
+                incident_ids=sorted({job.incident_id for job in left})[:20],
+            )
 
     # --- HTTP side -------------------------------------------------------------------------------
 
@@ -124,34 +141,49 @@ class WebhookReceiver:
             outcome = self._plan(alert)
             if isinstance(outcome, Job):
                 jobs.append(outcome)
-            elif outcome:
-                skipped[outcome] += 1
+            else:
+                labels = alert.get("labels") or {}
+                log.debug(
+                    "webhook decision",
+                    result=outcome or "not_for_webhook",
+                    alert_status=str(alert.get("status"))[:16],
+                    alertname=str(labels.get("alertname", ""))[:128],
+                    incident_id=str(labels.get(INCIDENT_LABEL, ""))[:128],
+                )
+                if outcome:
+                    skipped[outcome] += 1
         not_ready = [job for job in jobs if self.state.snapshot(job.organization) is None]
         if not_ready:
             for job in not_ready:
                 self.updates.labels(job.action, "not_ready").inc()
+                _decided(job, "not_ready")
             reply = "not ready: no snapshot of the organisation yet to judge the update by\n"
             handler.send_text(HTTPStatus.SERVICE_UNAVAILABLE, reply)
             return
         wanted: list[Job] = []
         for job in jobs:
-            result, _ = self._judge(job)
+            result, changes = self._judge(job)
             if result == "send":
                 wanted.append(job)
             else:
                 self.updates.labels(job.action, result).inc()
                 skipped[result] += 1
+                _decided(job, result, changes)
         try:
             queued, duplicates = self.queue.offer(wanted)
         except QueueFull as exc:
             for job in wanted:
                 self.updates.labels(job.action, "queue_full").inc()
+                _decided(job, "queue_full")
             log.warning("webhook queue full; asking Alertmanager to retry", detail=str(exc))
             handler.send_text(HTTPStatus.SERVICE_UNAVAILABLE, "queue full, retry later\n")
             return
         for job in duplicates:
             self.updates.labels(job.action, "duplicate").inc()
             skipped["duplicate"] += 1
+            _decided(job, "duplicate")
+        for job in queued:
+            _decided(job, "queued", queue_length=len(self.queue))
         body = json.dumps({"queued": len(queued), "skipped": dict(skipped)}).encode()
         handler.send_bytes(HTTPStatus.OK, body, "application/json")
 
@@ -208,11 +240,7 @@ class WebhookReceiver:
                 log.exception("incident update failed", incident_id=job.incident_id, action=job.action)
             finally:
                 self.queue.done(job)
-        left = self.queue.drain()
-        for job in left:
-            self.updates.labels(job.action, "cancelled").inc()
-        if left:
-            log.warning("exporter stopping: queued incident updates not sent", count=len(left))
+        self._drop_queued()  # when stopped through ``stop`` rather than ``close``
 
     def _process(self, job: Job) -> None:
         result, changes = self._judge(job)  # again: the incident may have changed while queued
@@ -244,6 +272,21 @@ class WebhookReceiver:
             cloud_url=updated.cloud_url,
             **fields,
         )
+
+
+def _decided(job: Job, result: str, changes: IncidentUpdate | None = None, **extra: Any) -> None:
+    """One debug line per webhook decision on an alert that asked for an action."""
+    shown = job.update if changes is None else changes
+    described = shown.describe() if not shown.is_empty() else None
+    log.debug(
+        "webhook decision",
+        result=result,
+        organization=job.organization,
+        incident_id=job.incident_id,
+        action=job.action,
+        changes=described,
+        **extra,
+    )
 
 
 def parse_payload(raw: bytes) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ import email.utils
 import json
 import random
 import threading
+import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -102,6 +103,10 @@ def _is_soda_error(response: requests.Response) -> bool:
     return isinstance(body, dict) and bool({"code", "message"} & set(body))
 
 
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 3)
+
+
 def _error_message(response: requests.Response) -> str:
     """The ``message`` of an ErrorResponse body, shortened; empty when there is none."""
     try:
@@ -168,14 +173,16 @@ class CloudClient:
         path = INCIDENTS_PATH + quote(incident_id, safe="")
         payload = json.dumps(dict(body)).encode()
         transient_left, limited_left, limited_streak = self.retries, self.rate_limit_retries, 0
+        attempt = 0
         while True:
+            attempt += 1
             auth = basic_auth_header(self.credentials)  # re-read each attempt: key files may rotate
             ticket = self.bucket.take(stop=self._stop)
             if ticket is None:
                 raise UpdateCancelled(f"update of incident {incident_id} cancelled: client closed")
             response: requests.Response | None = None
             try:
-                response = self._post(path, payload, auth)
+                response = self._post(path, payload, auth, attempt)
             except (SodaConnectionError, SodaTimeoutError):
                 if transient_left <= 0:
                     raise
@@ -207,7 +214,9 @@ class CloudClient:
                 continue
             return self._result(incident_id, response)
 
-    def _post(self, path: str, payload: bytes, auth: str) -> requests.Response:
+    def _post(self, path: str, payload: bytes, auth: str, attempt: int = 1) -> requests.Response:
+        started = time.monotonic()
+        fields = {"method": "POST", "endpoint": UPDATE_ENDPOINT, "path": path, "attempt": attempt}
         try:
             response = self.session.post(
                 self.base_url + path, data=payload, headers={"Authorization": auth}, timeout=self.timeouts
@@ -215,11 +224,22 @@ class CloudClient:
             response.content  # noqa: B018 - read the body now, so a reset mid-body is a connection error
         except requests.Timeout:
             self._count("timeout")
+            log.debug("soda request", status="timeout", duration_seconds=_since(started), bytes=0, **fields)
             raise SodaTimeoutError(f"POST {UPDATE_ENDPOINT}: timed out") from None
         except requests.RequestException as exc:
             self._count("connection_error")
+            log.debug(
+                "soda request", status="connection_error", duration_seconds=_since(started), bytes=0, **fields
+            )
             raise SodaConnectionError(f"POST {UPDATE_ENDPOINT}: {type(exc).__name__}") from None
         self._count(str(response.status_code))
+        log.debug(
+            "soda request",
+            status=str(response.status_code),
+            duration_seconds=_since(started),
+            bytes=len(response.content),
+            **fields,
+        )
         return response
 
     def _count(self, code: str) -> None:
