@@ -89,7 +89,7 @@ class Exporter:
         for poller in self.pollers if poll else ():
             self._threads.append(poller.start(self.stop_event))
         if self.webhook is not None:
-            self._threads.append(self.webhook.start(self.stop_event))
+            self._threads.extend(self.webhook.start(self.stop_event))
         # serve_forever notices shutdown() only between polls: 0.1s keeps SIGTERM well inside a second.
         thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, name="http", daemon=True

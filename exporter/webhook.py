@@ -1,4 +1,4 @@
-"""The Alertmanager webhook receiver: bearer auth, payload version 4, actions, a bounded queue, one worker."""
+"""The Alertmanager webhook receiver: bearer auth, payload version 4, actions, a bounded queue, workers."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ class Target:
 
 
 class WebhookReceiver:
-    """Turns firing alerts into incident updates, queues them, and sends them from one worker thread."""
+    """Turns firing alerts into incident updates, queues them, and sends them: one worker per organisation."""
 
     def __init__(
         self,
@@ -85,10 +85,16 @@ class WebhookReceiver:
         """Serve the webhook on the exporter's port."""
         server.add_route(WEBHOOK_PATH, frozenset({"POST"}), self.handle)
 
-    def start(self, stop: threading.Event) -> threading.Thread:
-        """Start the worker that sends queued updates."""
-        thread = threading.Thread(target=self._run, args=(stop,), name="webhook-worker", daemon=True)
-        thread.start()
+    def start(self, stop: threading.Event) -> list[threading.Thread]:
+        """Start one worker per organisation, so one organisation's 429s never hold up another's updates."""
+        threads = [
+            threading.Thread(
+                target=self._run, args=(stop, target.key), name=f"webhook-{target.key}", daemon=True
+            )
+            for target in self.targets
+        ]
+        for thread in threads:
+            thread.start()
         log.info(
             "alertmanager webhook enabled",
             path=WEBHOOK_PATH,
@@ -96,7 +102,7 @@ class WebhookReceiver:
             actions=sorted(self.settings.actions),
             queue_size=self.settings.queue_size,
         )
-        return thread
+        return threads
 
     def close(self) -> None:
         """Drop the queued updates (counted and logged), cancel the one in progress, close the clients.
@@ -228,9 +234,9 @@ class WebhookReceiver:
 
     # --- worker side -----------------------------------------------------------------------------
 
-    def _run(self, stop: threading.Event) -> None:
+    def _run(self, stop: threading.Event, organization: str) -> None:
         while not stop.is_set() and not self._stopped.is_set():
-            job = self.queue.take(timeout=0.5)
+            job = self.queue.take(timeout=0.5, organization=organization)
             if job is None:
                 continue
             try:

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import requests
 import structlog
 
-from exporter.soda.credentials import CredentialsError, CredentialSource
+from exporter.soda.credentials import Credentials, CredentialsError, CredentialSource
 from exporter.soda.errors import (
     SodaAuthError,
     SodaBadResponseError,
@@ -39,7 +39,7 @@ from exporter.soda.incident_models import (
     UpdateCancelled,
     UpdatedIncident,
 )
-from exporter.soda.ratelimit import TokenBucket, update_bucket
+from exporter.soda.ratelimit import TokenBucket, bucket_for
 
 __all__ = [
     "SEVERITIES",
@@ -66,12 +66,16 @@ UPDATE_ENDPOINT = "/api/v1/incidents/{incidentId}"
 _MESSAGE_LIMIT = 200
 
 
-def basic_auth_header(credentials: CredentialSource) -> str:
-    """``Basic base64(key_id:key_secret)``, as the Cloud API v1 authenticates."""
+def current_credentials(credentials: CredentialSource) -> Credentials:
+    """The current key pair, or SodaCredentialsError when it cannot be read."""
     try:
-        creds = credentials.get()
+        return credentials.get()
     except CredentialsError as exc:
         raise SodaCredentialsError(str(exc)) from None
+
+
+def basic_auth_header(creds: Credentials) -> str:
+    """``Basic base64(key_id:key_secret)``, as the Cloud API v1 authenticates."""
     token = base64.b64encode(f"{creds.key_id}:{creds.key_secret}".encode()).decode("ascii")
     return f"Basic {token}"
 
@@ -118,7 +122,7 @@ def _error_message(response: requests.Response) -> str:
 
 
 class CloudClient:
-    """Updates incidents through the Cloud API v1, within the process-wide rate limit.
+    """Updates incidents through the Cloud API v1, within its API key's rate limit.
 
     Retry ownership: this client has its own requests.Session whose adapter never retries, and
     does not use SodaHttp (whose urllib3 Retry re-sends 429s itself). Every attempt must first take
@@ -144,7 +148,8 @@ class CloudClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
-        self.bucket = bucket or update_bucket()
+        # None: the bucket of whichever API key is current at each attempt (see bucket_for).
+        self.bucket = bucket
         self.timeouts = (connect_timeout, read_timeout)
         self.retries = retries
         self.rate_limit_retries = rate_limit_retries
@@ -176,8 +181,10 @@ class CloudClient:
         attempt = 0
         while True:
             attempt += 1
-            auth = basic_auth_header(self.credentials)  # re-read each attempt: key files may rotate
-            ticket = self.bucket.take(stop=self._stop)
+            creds = current_credentials(self.credentials)  # re-read each attempt: key files may rotate
+            auth = basic_auth_header(creds)
+            bucket = self.bucket or bucket_for(creds.key_id)
+            ticket = bucket.take(stop=self._stop)
             if ticket is None:
                 raise UpdateCancelled(f"update of incident {incident_id} cancelled: client closed")
             response: requests.Response | None = None
@@ -187,17 +194,17 @@ class CloudClient:
                 if transient_left <= 0:
                     raise
             finally:
-                self.bucket.settle(ticket)
+                bucket.settle(ticket)
             if response is None:
                 transient_left -= 1
                 self._pause(self._backoff(self.retries - transient_left), incident_id)
                 continue
             status = response.status_code
             if status == 429:
-                wait = self._rate_limit_wait(response.headers.get("Retry-After"), limited_streak)
+                wait = self._rate_limit_wait(response.headers.get("Retry-After"), limited_streak, bucket)
                 limited_streak += 1
-                # Soda's window is full whoever filled it: every other update in this process waits too.
-                self.bucket.hold(wait)
+                # This key's window is full whoever filled it: every update with this key waits too.
+                bucket.hold(wait)
                 if limited_left <= 0:
                     raise SodaRateLimitedError(
                         f"update of incident {incident_id}: HTTP 429, still rate limited after "
@@ -250,14 +257,14 @@ class CloudClient:
         base: float = self.backoff_factor * (2 ** (attempt - 1))
         return base + random.uniform(0, self.backoff_factor)
 
-    def _rate_limit_wait(self, retry_after: str | None, streak: int) -> float:
+    def _rate_limit_wait(self, retry_after: str | None, streak: int, bucket: TokenBucket) -> float:
         given = parse_retry_after(retry_after)
         if given is not None:
             return min(given, self.max_retry_after)
         # No Retry-After (Soda does not promise one): one token's worth of the window, doubling on
         # each 429 in a row, never more than a whole window, after which every slot is free again.
-        period = self.bucket.period
-        return min(period, period / self.bucket.capacity * 2.0**streak)
+        period = bucket.period
+        return min(period, period / bucket.capacity * 2.0**streak)
 
     def _pause(self, seconds: float, incident_id: str) -> None:
         if self._stop.wait(seconds):
