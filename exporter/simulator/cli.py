@@ -38,15 +38,33 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help="address the simulated Soda Cloud listens on (default 127.0.0.1:8080; port 0 picks a free one)",
     )
-    parser.add_argument("--simulator.seed", dest="simulator_seed", type=int, default=42, help="random seed (default %(default)s)")
     parser.add_argument(
-        "--simulator.incidents", dest="simulator_incidents", type=int, default=300, help="number of incidents (default %(default)s)"
+        "--simulator.seed",
+        dest="simulator_seed",
+        type=int,
+        default=42,
+        help="random seed (default %(default)s)",
     )
     parser.add_argument(
-        "--simulator.datasets", dest="simulator_datasets", type=int, default=40, help="number of datasets (default %(default)s)"
+        "--simulator.incidents",
+        dest="simulator_incidents",
+        type=int,
+        default=300,
+        help="number of incidents (default %(default)s)",
     )
     parser.add_argument(
-        "--simulator.days", dest="simulator_days", type=int, default=120, help="days of incident history (default %(default)s)"
+        "--simulator.datasets",
+        dest="simulator_datasets",
+        type=int,
+        default=40,
+        help="number of datasets (default %(default)s)",
+    )
+    parser.add_argument(
+        "--simulator.days",
+        dest="simulator_days",
+        type=int,
+        default=120,
+        help="days of incident history (default %(default)s)",
     )
     parser.add_argument(
         "--simulator.now",
