@@ -26,6 +26,7 @@ from exporter.backfill import (
 from exporter.cli import DEMO_KEY_ID, DEMO_KEY_SECRET
 from exporter.config import FLAGS, Flag, add_flags, resolve_flags
 from exporter.durations import parse_duration
+from exporter.logs import add_secret_source, configure_logging
 from exporter.organizations import REGIONS
 from exporter.settings import ConfigError
 from exporter.soda.credentials import CredentialsError, CredentialSource
@@ -289,6 +290,9 @@ def _client(options: BackfillOptions, url: str, credentials: CredentialSource) -
 def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     """Parse arguments, run on Soda Cloud (or the embedded simulator with --demo), write the file."""
     env = os.environ if environ is None else environ
+    # Log lines go to stderr, warnings and worse only: unconfigured, structlog would print every
+    # line (debug included) to stdout, into the OpenMetrics of ``-o -``.
+    configure_logging("warning", "console", stream=sys.stderr)
     parser = build_parser()
     namespace = parser.parse_args(list(argv))
     try:
@@ -299,6 +303,7 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
         credentials = _credentials(options.values, env)
     except ConfigError as exc:
         parser.error(str(exc))
+    add_secret_source(lambda: [credentials.get().key_id, credentials.get().key_secret])
     client = _client(options, url, credentials)
     try:
         return run(options, client, sys.stderr)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
@@ -378,3 +381,21 @@ def test_the_summary_reads_right_for_one_date_and_for_standard_output(
     first = (simulator.organisation.now.date() - timedelta(days=2)).isoformat()
     assert run_cli(["--from", first, "--to", day, "-o", str(out)], sim_env(simulator)) == 0
     assert f"for 2 report dates to {out} in " in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_standard_output_holds_only_openmetrics_whatever_is_logged() -> None:
+    # A real process: its structlog set-up is the command's own, not the test session's.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SODA_")}
+    day = (datetime.now(timezone.utc).date() - timedelta(days=2)).isoformat()
+    proc = subprocess.run(
+        [sys.executable, "-m", "exporter.cli", "backfill", "--demo", "--from", day, "--to", day, "-o", "-"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.endswith("# EOF\n")
+    assert parse(proc.stdout), "no samples"
+    assert "soda request" not in proc.stdout + proc.stderr, "debug lines stay off by default"
