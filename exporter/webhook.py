@@ -136,6 +136,10 @@ class WebhookReceiver:
             handler.close_connection = True  # the body stays unread
             handler.send_text(HTTPStatus.UNAUTHORIZED, "unauthorized\n", {"WWW-Authenticate": "Bearer"})
             return
+        if self._stopped.is_set():
+            # Queued now, an update would be dropped unsent: let Alertmanager retry with our successor.
+            handler.send_text(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down, retry later\n")
+            return
         try:
             alerts = parse_payload(handler.read_body())
         except ValueError as exc:

@@ -375,3 +375,13 @@ def test_organisations_sharing_a_key_share_its_bucket(
     assert [r.status for r in sims["south"].requests_log if r.path.startswith("/api/")] == []
     reset_buckets()  # as when the Retry-After has passed
     wait_until(lambda: len(sims["south"].updates) == 1 and len(sims["north"].updates) == 1)
+
+
+def test_once_stopping_the_webhook_answers_503_and_queues_nothing(webhook: Callable[..., Any]) -> None:
+    sim, exporter = webhook()
+    assert exporter.webhook is not None
+    exporter.webhook.close()  # the first step of stop(), while the HTTP server still answers
+    reply = post(exporter, alert("inc-0001", "escalate"))
+    assert (reply.status_code, reply.text) == (503, "shutting down, retry later\n")
+    assert queue_length(exporter) == 0
+    assert sim.updates == []
