@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -88,8 +89,11 @@ class Exporter:
         for poller in self.pollers if poll else ():
             self._threads.append(poller.start(self.stop_event))
         if self.webhook is not None:
-            self._threads.append(self.webhook.start(self.stop_event))
-        thread = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
+            self._threads.extend(self.webhook.start(self.stop_event))
+        # serve_forever notices shutdown() only between polls: 0.1s keeps SIGTERM well inside a second.
+        thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, name="http", daemon=True
+        )
         thread.start()
         self._threads.append(thread)
         log.info(
@@ -101,19 +105,25 @@ class Exporter:
             poll_interval_seconds=self.config.poll.interval_seconds,
         )
 
-    def stop(self, timeout: float = 4.0) -> None:
-        """Stop polling and serving; returns within ``timeout`` seconds."""
+    def stop(self, timeout: float = 0.5) -> None:
+        """Stop polling and serving; returns within about ``timeout`` seconds, whatever is in flight.
+
+        Every thread is a daemon and nothing they hold needs saving: a poll in flight is a read,
+        and the webhook drops (and counts) its queued updates in ``close``. So the threads get one
+        shared ``timeout`` to finish, not one each, and whatever is still waiting on Soda is left.
+        """
+        deadline = time.monotonic() + timeout
         self.stop_event.set()
+        if self.webhook is not None:
+            self.webhook.close()
         if self._threads:  # shutdown() waits for serve_forever, which only runs once started
             self.server.shutdown()
         self.server.server_close()
-        if self.webhook is not None:
-            self.webhook.close()
         for poller in self.pollers:
             poller.client.close()
         for thread in self._threads:
-            thread.join(timeout / max(1, len(self._threads)))
-        log.info("stopped")
+            thread.join(max(0.0, deadline - time.monotonic()))
+        log.info("stopped", still_running=[t.name for t in self._threads if t.is_alive()] or None)
 
 
 def with_demo_endpoints(

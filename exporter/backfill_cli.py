@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, NoReturn, TextIO
@@ -22,10 +22,11 @@ from exporter.backfill import (
     render_labelled,
     request_window,
 )
-from exporter.backfill_output import write_counted
+from exporter.backfill_output import check_writable, plural, write_counted
 from exporter.cli import DEMO_KEY_ID, DEMO_KEY_SECRET
 from exporter.config import FLAGS, Flag, add_flags, resolve_flags
 from exporter.durations import parse_duration
+from exporter.logs import add_secret_source, configure_logging
 from exporter.organizations import REGIONS, OrganizationsFileError, load_organizations
 from exporter.settings import ConfigError
 from exporter.soda.credentials import CredentialsError, CredentialSource
@@ -104,15 +105,20 @@ def _day(flag: str, text: str) -> date:
 def _labels(items: Sequence[str], organization: str | None) -> tuple[tuple[str, str], ...]:
     reserved = {"dataset_id", "severity", "status", "organization"}
     labels = [("organization", organization)] if organization else []
+    given: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep:
             raise ConfigError(f"--label: {item!r} is not NAME=VALUE")
+        if name in given:
+            raise ConfigError(
+                f"--label: {name!r} is given twice ({name}={given[name]}, {item}); give each label once"
+            )
         try:
             check_label_name(name, reserved)
         except ValueError as exc:
             raise ConfigError(f"--label: {exc}") from None
-        reserved.add(name)
+        given[name] = value
         labels.append((name, value))
     return tuple(labels)
 
@@ -208,6 +214,11 @@ def collect(
 def run(options: BackfillOptions, clients: Sequence[tuple[Labels, ReportingClient]], progress: TextIO) -> int:
     """Fetch every organisation, aggregate and write one file; return the exit code (1: nothing written)."""
     started = time.monotonic()
+    try:
+        check_writable(options.output)
+    except OSError as exc:
+        print(f"{PROG}: error: cannot write {options.output}: {exc.strerror or exc}", file=progress)
+        return 1
     parts: list[tuple[Labels, list[DayCounts]]] = []
     skipped: dict[str, int] = {}
     for labels, client in clients:
@@ -235,12 +246,19 @@ def run(options: BackfillOptions, clients: Sequence[tuple[Labels, ReportingClien
             f"{PROG}: warning: no report date between {options.first} and {options.last} has data",
             file=progress,
         )
+    where = "standard output" if options.output == "-" else options.output
     print(
-        f"{PROG}: wrote {samples} samples of {series} series for {len(days)} report dates "
-        f"to {options.output} in {time.monotonic() - started:.1f}s",
+        f"{PROG}: wrote {plural(samples, 'sample', 'samples')} of {plural(series, 'series', 'series')} "
+        f"for {plural(len(days), 'report date', 'report dates')} to {where} "
+        f"in {time.monotonic() - started:.1f}s",
         file=progress,
     )
     return 0
+
+
+def _secrets_of(credentials: CredentialSource) -> Callable[[], list[str | None]]:
+    """The current key id and secret of ``credentials``, for the log redaction."""
+    return lambda: [credentials.get().key_id, credentials.get().key_secret]
 
 
 def _client(options: BackfillOptions, url: str, credentials: CredentialSource) -> ReportingClient:
@@ -259,6 +277,9 @@ def _client(options: BackfillOptions, url: str, credentials: CredentialSource) -
 def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     """Parse arguments, run on Soda Cloud (or the embedded simulator with --demo), write the file."""
     env = os.environ if environ is None else environ
+    # Log lines go to stderr, warnings and worse only: unconfigured, structlog would print every
+    # line (debug included) to stdout, into the OpenMetrics of ``-o -``.
+    configure_logging("warning", "console", stream=sys.stderr)
     parser = build_parser()
     namespace = parser.parse_args(list(argv))
     try:
@@ -268,6 +289,8 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
         sources = _sources(options, env)
     except ConfigError as exc:
         parser.error(str(exc))
+    for _, _, credentials in sources:
+        add_secret_source(_secrets_of(credentials))
     clients = [(labels, _client(options, url, credentials)) for labels, url, credentials in sources]
     try:
         return run(options, clients, sys.stderr)

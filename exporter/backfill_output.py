@@ -38,3 +38,21 @@ def write_counted(chunks: Iterator[str], output: str) -> tuple[int, int]:
             os.unlink(tmp)
         raise
     return series, samples
+
+
+def check_writable(output: str) -> None:
+    """Raise OSError unless a file can be written where ``output`` goes, before any data is fetched."""
+    if output == "-":
+        return
+    if os.path.isdir(output):
+        raise IsADirectoryError(21, "is a directory", output)
+    directory = os.path.dirname(os.path.abspath(output))
+    # Create and remove a file where write_counted will create its temporary one: the same test, for real.
+    fd, probe = tempfile.mkstemp(prefix=".backfill-", dir=directory)
+    os.close(fd)
+    os.unlink(probe)
+
+
+def plural(count: int, one: str, many: str) -> str:
+    """``1 report date`` or ``3 report dates``."""
+    return f"{count} {one if count == 1 else many}"

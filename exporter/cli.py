@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import NoReturn
 
 import structlog
 
@@ -96,10 +99,24 @@ def run_exporter(argv: list[str]) -> int:
     exporter.start()
     while not stopping.wait(0.5):
         pass
-    exporter.stop()
+    exporter.stop(timeout=0.3)  # SIGTERM must end the process within a second, whatever is in flight
     if simulator is not None:
         simulator.stop()
-    return 0
+    _exit_now(0)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """End the process now, without waiting for threads still blocked on a socket.
+
+    The interpreter's own exit joins every ThreadPoolExecutor worker: an HTTP worker reading an
+    idle keep-alive connection (Prometheus keeps them open), or a page request to a slow Soda,
+    would keep the process alive for as long as that socket stays open. stop() has already given
+    every thread its chance; what is still running is a read or a wait that nothing needs.
+    """
+    logging.shutdown()  # flushes the log handlers
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 from exporter import __version__
 from exporter.durations import format_duration, parse_duration
+from exporter.organizations import REGIONS
 from exporter.settings import Config, ConfigError, make_config
 from exporter.snapshot import DEFAULT_AGE_BUCKETS
 from exporter.teams import DEFAULT_TEAM_FROM, parse_team_from
@@ -50,6 +51,8 @@ class Flag:
 
 
 def _positive_duration(text: str) -> float:
+    if text.strip().startswith("-"):
+        raise ValueError("must be greater than zero")
     seconds = parse_duration(text)
     if seconds <= 0:
         raise ValueError("must be greater than zero")
@@ -77,13 +80,27 @@ def _concurrency(text: str) -> int:
     return value
 
 
-def _bool(text: str) -> bool:
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def parse_bool(text: str) -> bool:
+    """The one reading of a boolean flag or variable: 1/true/yes/on or 0/false/no/off."""
     value = text.strip().lower()
-    if value in ("1", "true", "yes", "on"):
+    if value in TRUE_WORDS:
         return True
-    if value in ("0", "false", "no", "off"):
+    if value in FALSE_WORDS:
         return False
-    raise ValueError("must be true or false")
+    raise ValueError(f"must be one of {', '.join(TRUE_WORDS)} (true) or {', '.join(FALSE_WORDS)} (false)")
+
+
+# Prometheus exporters (the exporter-toolkit's promlog) spell it "warn"; "warning" is Python's name.
+LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
+
+
+def _log_level(text: str) -> str:
+    value = text.lower()
+    return "warning" if value == "warn" else value
 
 
 def _queue_size(text: str) -> int:
@@ -94,10 +111,21 @@ def _queue_size(text: str) -> int:
 
 
 def _buckets(text: str) -> tuple[float, ...]:
-    values = tuple(parse_duration(part) for part in text.split(",") if part.strip())
-    if not values or any(b <= a for a, b in itertools.pairwise(values)):
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts:
         raise ValueError("must be a comma-separated, strictly increasing list of durations")
-    return values
+    values: list[float] = []
+    for position, part in enumerate(parts, 1):
+        try:
+            values.append(parse_duration(part))
+        except ValueError:
+            raise ValueError(
+                f"has item {position}, {part!r}, which is not a duration (e.g. 90s, 1h, 2d)"
+            ) from None
+    for (text_a, a), (text_b, b) in itertools.pairwise(zip(parts, values, strict=True)):
+        if b <= a:
+            raise ValueError(f"must increase strictly, but {text_b!r} follows {text_a!r}")
+    return tuple(values)
 
 
 def _url(text: str) -> str:
@@ -129,7 +157,7 @@ FLAGS: tuple[Flag, ...] = (
     ),
     Flag("--web.telemetry-path", "/metrics", "Path under which to expose metrics.", _telemetry_path),
     Flag("--web.max-workers", "8", "Threads serving HTTP requests at once.", _concurrency),
-    Flag("--soda.region", "eu", "Soda Cloud region; picks both base URLs.", str, ("eu", "us")),
+    Flag("--soda.region", "eu", "Soda Cloud region; picks both base URLs.", str, tuple(REGIONS)),
     Flag("--soda.reporting-url", None, "Reporting API base URL including /v1 (overrides the region).", _url),
     Flag("--soda.cloud-url", None, "Soda Cloud API base URL (overrides the region).", _url),
     Flag("--soda.organization", None, "Value of an organization label on every series (default: none)."),
@@ -180,7 +208,7 @@ FLAGS: tuple[Flag, ...] = (
         _buckets,
     ),
     Flag("--config.file", None, "YAML file listing several organisations (replaces the --soda.* endpoints)."),
-    Flag("--log.level", "info", "Minimum log level.", str.lower, ("debug", "info", "warning", "error")),
+    Flag("--log.level", "info", "Minimum log level.", _log_level, LOG_LEVELS),
     Flag(
         "--log.format", None, "Log format (default: console on a TTY, else json).", str, ("json", "console")
     ),
@@ -188,7 +216,7 @@ FLAGS: tuple[Flag, ...] = (
         "--webhook.enable",
         "false",
         "Serve the Alertmanager webhook that updates Soda incidents, at /alertmanager/webhook.",
-        _bool,
+        parse_bool,
         boolean=True,
     ),
     Flag(
@@ -200,11 +228,18 @@ FLAGS: tuple[Flag, ...] = (
         "--webhook.dry-run",
         "false",
         "Log the updates the webhook would send; send none.",
-        _bool,
+        parse_bool,
         boolean=True,
     ),
     Flag("--webhook.actions-file", None, "YAML file of more soda_action names and the fields each sets."),
     Flag("--webhook.queue-size", "100", "Updates the webhook holds before it answers 503.", _queue_size),
+    Flag(
+        "--demo",
+        "false",
+        "Run against an embedded Soda Cloud simulator (no credentials needed).",
+        parse_bool,
+        boolean=True,
+    ),
 )
 
 
@@ -216,15 +251,66 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def add_flags(parser: argparse.ArgumentParser, flags: Iterable[Flag]) -> None:
-    """Add ``flags`` to ``parser``; values stay None there so env vars and defaults apply later."""
+# Help groups, derived from a flag's prefix (``--web.x`` -> web), so a new flag lands in its group by name.
+# Prefixes not listed here get a group of their own, after these.
+GROUP_OF_PREFIX = {
+    "web": "web",
+    "soda": "soda",
+    "config": "soda",
+    "poll": "poll",
+    "datasets": "poll",
+    "metrics": "metrics",
+    "resolved": "metrics",
+    "incident-info": "metrics",
+    "webhook": "webhook",
+    "log": "logging",
+}
+GROUP_DESCRIPTIONS = {
+    "web": "The HTTP server: metrics, health and the webhook.",
+    "soda": "Where Soda Cloud is, how to log in, and how each request behaves.",
+    "poll": "When and how much the Reporting API is read.",
+    "metrics": "What the incident metrics show.",
+    "webhook": "The Alertmanager webhook that updates Soda incidents.",
+    "logging": "Log lines on standard error.",
+}
+
+
+def flag_group(flag: Flag) -> str | None:
+    """The help group of a flag, from its dotted prefix; None for a flag without one (``--demo``)."""
+    name = flag.name.lstrip("-")
+    if "." not in name:
+        return None
+    prefix = name.split(".", 1)[0]
+    return GROUP_OF_PREFIX.get(prefix, prefix)
+
+
+def _help_text(flag: Flag) -> str:
+    choices = f" One of: {', '.join(flag.choices)}." if flag.choices else ""
+    shown = f" (default {flag.default})" if flag.default is not None else ""
+    # argparse %-formats help strings.
+    return f"{flag.help}{choices}{shown} [${flag.env_name}]".replace("%", "%%")
+
+
+def add_flags(parser: argparse.ArgumentParser, flags: Iterable[Flag], *, grouped: bool = False) -> None:
+    """Add ``flags`` to ``parser``; values stay None there so env vars and defaults apply later.
+
+    With ``grouped``, flags go into one help section per group (see ``flag_group``), in the order of
+    GROUP_DESCRIPTIONS and then of first appearance.
+    """
+    flags = list(flags)
+    targets: dict[str | None, Any] = {None: parser}
+    if grouped:
+        names = [g for g in GROUP_DESCRIPTIONS if any(flag_group(f) == g for f in flags)]
+        names += [g for g in dict.fromkeys(flag_group(f) for f in flags) if g and g not in names]
+        for name in names:
+            targets[name] = parser.add_argument_group(f"{name} flags", GROUP_DESCRIPTIONS.get(name))
     for flag in flags:
-        shown = f" (default {flag.default})" if flag.default is not None else ""
-        help_text = f"{flag.help}{shown} [${flag.env_name}]"
+        target = targets.get(flag_group(flag), parser) if grouped else parser
+        help_text = _help_text(flag)
         if flag.boolean:
-            parser.add_argument(flag.name, dest=flag.dest, action="store_const", const="true", help=help_text)
+            target.add_argument(flag.name, dest=flag.dest, action="store_const", const="true", help=help_text)
             continue
-        parser.add_argument(
+        target.add_argument(
             flag.name,
             dest=flag.dest,
             default=None,
@@ -233,19 +319,46 @@ def add_flags(parser: argparse.ArgumentParser, flags: Iterable[Flag]) -> None:
         )
 
 
+def join_negative_values(argv: Sequence[str], flags: Iterable[Flag]) -> list[str]:
+    """Turn ``--flag -5m`` into ``--flag=-5m`` for value flags, so argparse hands the value to its check.
+
+    argparse takes any word starting with ``-`` (other than a plain negative number) for an option
+    and answers "expected one argument"; the flag's own parser says what is wrong far better.
+    """
+    value_flags = {flag.name for flag in flags if not flag.boolean}
+    args = list(argv)
+    joined: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        following = args[i + 1] if i + 1 < len(args) else ""
+        if (
+            arg in value_flags
+            and following[:1] == "-"
+            and (following[1:2].isdigit() or following[1:2] == ".")
+        ):
+            joined.append(f"{arg}={following}")
+            i += 2
+            continue
+        joined.append(arg)
+        i += 1
+    return joined
+
+
 def build_parser(prog: str = "soda-incidents-exporter") -> argparse.ArgumentParser:
     """The exporter's argument parser; defaults are applied later so env vars can fill gaps."""
     parser = _OneLineParser(
         prog=prog,
         allow_abbrev=False,
         description="Prometheus exporter for Soda Cloud incidents. Every flag can also be set "
-        "through the environment variable shown; a flag wins over its variable.",
-        epilog="Subcommands: 'simulate' runs the Soda Cloud simulator alone; 'incident update' changes a "
-        "Soda incident. Credentials come from "
-        "SODA_API_KEY_ID / SODA_API_KEY_SECRET or the *-file flags, never from flag values.",
+        "through the environment variable shown; a flag wins over its variable. Booleans take "
+        f"{'/'.join(TRUE_WORDS)} or {'/'.join(FALSE_WORDS)}.",
+        epilog="Subcommands (each has --help): 'simulate' runs the Soda Cloud simulator alone; "
+        "'incident update' changes a Soda incident; 'backfill' writes the Reporting API's history as "
+        "OpenMetrics for promtool. Credentials come from SODA_API_KEY_ID / SODA_API_KEY_SECRET or the "
+        "*-file flags, never from flag values.",
     )
-    add_flags(parser, FLAGS)
-    parser.add_argument("--demo", action="store_true", help="Run against an embedded Soda Cloud simulator.")
+    add_flags(parser, FLAGS, grouped=True)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -282,7 +395,7 @@ def fail(parser: argparse.ArgumentParser, message: str) -> NoReturn:
 def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Parse flags and environment into the exporter's Config, or exit 2 with one line."""
     parser = build_parser()
-    namespace = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    namespace = parser.parse_args(join_negative_values(sys.argv[1:] if argv is None else argv, FLAGS))
     env = os.environ if environ is None else environ
     try:
         return make_config(namespace, resolve_flags(namespace, env), env)

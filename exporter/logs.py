@@ -70,6 +70,17 @@ def redact_processor(
     return event_dict
 
 
+def _masked(renderer: Callable[..., Any]) -> Callable[..., Any]:
+    """The renderer, with its output masked once more: whatever it adds must not carry a secret."""
+
+    def render(logger: Any, name: str, event_dict: MutableMapping[str, Any]) -> Any:
+        rendered = renderer(logger, name, event_dict)
+        secrets = current_secrets()
+        return redact(rendered, secrets) if secrets and isinstance(rendered, str) else rendered
+
+    return render
+
+
 def configure_logging(level: str = "info", fmt: str | None = None, stream: Any = None) -> None:
     """Route structlog and stdlib logging (urllib3 included) through one redacting renderer."""
     out = stream or sys.stderr
@@ -81,13 +92,14 @@ def configure_logging(level: str = "info", fmt: str | None = None, stream: Any =
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: Any
-    if fmt == "json":
-        renderer = structlog.processors.JSONRenderer()
-        final = [structlog.processors.format_exc_info, redact_processor, renderer]
-    else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
-        final = [redact_processor, renderer]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+    )
+    # Tracebacks become text before masking in both formats: a renderer that formatted exc_info
+    # itself would do it after redact_processor, and the secret in an exception message would pass.
+    final: list[Any] = [structlog.processors.format_exc_info, redact_processor, _masked(renderer)]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

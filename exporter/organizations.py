@@ -53,6 +53,25 @@ def _text(entry: Mapping[str, Any], key: str, where: str) -> str | None:
     return value.strip()
 
 
+def _check_credentials(
+    credentials: CredentialSource, entry: Mapping[str, Any], environ: Mapping[str, str], where: str
+) -> None:
+    """Fail naming the variable or file this entry points at, not the single-organisation settings."""
+    for half, what in (("id", "API key id"), ("secret", "API key secret")):
+        env_name = _text(entry, f"api_key_{half}_env", where)
+        file_name = _text(entry, f"api_key_{half}_file", where)
+        if file_name is None and env_name is not None and not environ.get(env_name):
+            raise OrganizationsFileError(
+                f"{where}: api_key_{half}_env names {env_name}, which is not set (or is empty)"
+            )
+        if file_name is None and env_name is None:
+            raise OrganizationsFileError(f"{where}: no {what}: set api_key_{half}_env or api_key_{half}_file")
+    try:
+        credentials.get()
+    except CredentialsError as exc:  # an unreadable or empty file: the message names it
+        raise OrganizationsFileError(f"{where}: {exc}") from None
+
+
 def _organization(
     entry: Any, index: int, environ: Mapping[str, str], check_credentials: bool
 ) -> Organization:
@@ -83,13 +102,7 @@ def _organization(
         key_secret_file=_text(entry, "api_key_secret_file", where),
     )
     if check_credentials:
-        try:
-            credentials.get()
-        except CredentialsError as exc:
-            hint = (
-                f" (api_key_id_env {id_env}, api_key_secret_env {secret_env})" if id_env or secret_env else ""
-            )
-            raise OrganizationsFileError(f"{where}: {exc}{hint}") from None
+        _check_credentials(credentials, entry, environ, where)
     interval = None
     if entry.get("poll_interval") is not None:
         try:

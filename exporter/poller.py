@@ -116,6 +116,8 @@ class Poller:
         deadline = time.monotonic() + self.settings.timeout_seconds
         etl = self.client.last_etl_refresh(deadline=deadline)
         reason = self._pull_reason(etl)
+        kept = self._kept.last_etl_refresh if self._kept else None
+        self._log.debug("etl check", pull=reason or "skip", last_etl_refresh=str(etl), kept_etl=str(kept))
         if reason is None and self._kept is not None:
             return self._kept, None
         # A pull replaces the kept rows: free them first rather than hold two cycles' rows at once

@@ -74,7 +74,7 @@ def _webhook(values: dict[str, Any], environ: Mapping[str, str]) -> WebhookSetti
 
 def make_config(namespace: argparse.Namespace, values: dict[str, Any], environ: Mapping[str, str]) -> Config:
     """Combine parsed flag values into a Config; raise ConfigError on an inconsistent combination."""
-    demo = bool(getattr(namespace, "demo", False)) or environ.get("SODA_EXPORTER_DEMO", "") in ("1", "true")
+    demo = bool(values.get("demo"))  # --demo or $SODA_EXPORTER_DEMO, read by the one boolean parser
     region_reporting, region_cloud = REGIONS[values["soda_region"]]
     if values["poll_lookback"] < 86400:
         raise ConfigError("--poll.lookback: must be at least 1d, so the latest report date is inside it")

@@ -73,12 +73,26 @@ class UpdateQueue:
             self._cond.notify_all()
             return fresh, duplicates
 
-    def take(self, timeout: float) -> Job | None:
-        """The oldest job, waiting up to ``timeout`` seconds; it stays pending until ``done``."""
+    def take(self, timeout: float, organization: str | None = None) -> Job | None:
+        """The oldest job (of ``organization``, if given), waiting up to ``timeout`` seconds.
+
+        The job stays pending until ``done``.
+        """
         with self._cond:
-            if not self._jobs:
+            job = self._pop(organization)
+            if job is None:
                 self._cond.wait(timeout)
+                job = self._pop(organization)
+            return job
+
+    def _pop(self, organization: str | None) -> Job | None:
+        if organization is None:
             return self._jobs.popleft() if self._jobs else None
+        for index, job in enumerate(self._jobs):
+            if job.organization == organization:
+                del self._jobs[index]
+                return job
+        return None
 
     def wake(self) -> None:
         """Wake a worker waiting in ``take`` (it is stopping)."""

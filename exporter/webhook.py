@@ -1,4 +1,4 @@
-"""The Alertmanager webhook receiver: bearer auth, payload version 4, actions, a bounded queue, one worker."""
+"""The Alertmanager webhook receiver: bearer auth, payload version 4, actions, a bounded queue, workers."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ class Target:
 
 
 class WebhookReceiver:
-    """Turns firing alerts into incident updates, queues them, and sends them from one worker thread."""
+    """Turns firing alerts into incident updates, queues them, and sends them: one worker per organisation."""
 
     def __init__(
         self,
@@ -85,10 +85,16 @@ class WebhookReceiver:
         """Serve the webhook on the exporter's port."""
         server.add_route(WEBHOOK_PATH, frozenset({"POST"}), self.handle)
 
-    def start(self, stop: threading.Event) -> threading.Thread:
-        """Start the worker that sends queued updates."""
-        thread = threading.Thread(target=self._run, args=(stop,), name="webhook-worker", daemon=True)
-        thread.start()
+    def start(self, stop: threading.Event) -> list[threading.Thread]:
+        """Start one worker per organisation, so one organisation's 429s never hold up another's updates."""
+        threads = [
+            threading.Thread(
+                target=self._run, args=(stop, target.key), name=f"webhook-{target.key}", daemon=True
+            )
+            for target in self.targets
+        ]
+        for thread in threads:
+            thread.start()
         log.info(
             "alertmanager webhook enabled",
             path=WEBHOOK_PATH,
@@ -96,14 +102,31 @@ class WebhookReceiver:
             actions=sorted(self.settings.actions),
             queue_size=self.settings.queue_size,
         )
-        return thread
+        return threads
 
     def close(self) -> None:
-        """Cancel the update in progress (its waits) and close the clients."""
+        """Drop the queued updates (counted and logged), cancel the one in progress, close the clients.
+
+        Queued updates are not sent at shutdown: each could wait a minute for Soda's rate limit.
+        Alertmanager sends the firing alerts again with its next notification, to this process's
+        successor, which judges them afresh.
+        """
         self._stopped.set()
+        self._drop_queued()
         self.queue.wake()
         for target in self.targets:
             target.client.close()
+
+    def _drop_queued(self) -> None:
+        left = self.queue.drain()
+        for job in left:
+            self.updates.labels(job.action, "cancelled").inc()
+        if left:
+            log.warning(
+                "exporter stopping: queued incident updates not sent",
+                count=len(left),
+                incident_ids=sorted({job.incident_id for job in left})[:20],
+            )
 
     # --- HTTP side -------------------------------------------------------------------------------
 
@@ -112,6 +135,10 @@ class WebhookReceiver:
         if not self.token.matches(handler.headers.get("Authorization")):
             handler.close_connection = True  # the body stays unread
             handler.send_text(HTTPStatus.UNAUTHORIZED, "unauthorized\n", {"WWW-Authenticate": "Bearer"})
+            return
+        if self._stopped.is_set():
+            # Queued now, an update would be dropped unsent: let Alertmanager retry with our successor.
+            handler.send_text(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down, retry later\n")
             return
         try:
             alerts = parse_payload(handler.read_body())
@@ -124,34 +151,49 @@ class WebhookReceiver:
             outcome = self._plan(alert)
             if isinstance(outcome, Job):
                 jobs.append(outcome)
-            elif outcome:
-                skipped[outcome] += 1
+            else:
+                labels = alert.get("labels") or {}
+                log.debug(
+                    "webhook decision",
+                    result=outcome or "not_for_webhook",
+                    alert_status=str(alert.get("status"))[:16],
+                    alertname=str(labels.get("alertname", ""))[:128],
+                    incident_id=str(labels.get(INCIDENT_LABEL, ""))[:128],
+                )
+                if outcome:
+                    skipped[outcome] += 1
         not_ready = [job for job in jobs if self.state.snapshot(job.organization) is None]
         if not_ready:
             for job in not_ready:
                 self.updates.labels(job.action, "not_ready").inc()
+                _decided(job, "not_ready")
             reply = "not ready: no snapshot of the organisation yet to judge the update by\n"
             handler.send_text(HTTPStatus.SERVICE_UNAVAILABLE, reply)
             return
         wanted: list[Job] = []
         for job in jobs:
-            result, _ = self._judge(job)
+            result, changes = self._judge(job)
             if result == "send":
                 wanted.append(job)
             else:
                 self.updates.labels(job.action, result).inc()
                 skipped[result] += 1
+                _decided(job, result, changes)
         try:
             queued, duplicates = self.queue.offer(wanted)
         except QueueFull as exc:
             for job in wanted:
                 self.updates.labels(job.action, "queue_full").inc()
+                _decided(job, "queue_full")
             log.warning("webhook queue full; asking Alertmanager to retry", detail=str(exc))
             handler.send_text(HTTPStatus.SERVICE_UNAVAILABLE, "queue full, retry later\n")
             return
         for job in duplicates:
             self.updates.labels(job.action, "duplicate").inc()
             skipped["duplicate"] += 1
+            _decided(job, "duplicate")
+        for job in queued:
+            _decided(job, "queued", queue_length=len(self.queue))
         body = json.dumps({"queued": len(queued), "skipped": dict(skipped)}).encode()
         handler.send_bytes(HTTPStatus.OK, body, "application/json")
 
@@ -196,9 +238,9 @@ class WebhookReceiver:
 
     # --- worker side -----------------------------------------------------------------------------
 
-    def _run(self, stop: threading.Event) -> None:
+    def _run(self, stop: threading.Event, organization: str) -> None:
         while not stop.is_set() and not self._stopped.is_set():
-            job = self.queue.take(timeout=0.5)
+            job = self.queue.take(timeout=0.5, organization=organization)
             if job is None:
                 continue
             try:
@@ -208,11 +250,7 @@ class WebhookReceiver:
                 log.exception("incident update failed", incident_id=job.incident_id, action=job.action)
             finally:
                 self.queue.done(job)
-        left = self.queue.drain()
-        for job in left:
-            self.updates.labels(job.action, "cancelled").inc()
-        if left:
-            log.warning("exporter stopping: queued incident updates not sent", count=len(left))
+        self._drop_queued()  # when stopped through ``stop`` rather than ``close``
 
     def _process(self, job: Job) -> None:
         result, changes = self._judge(job)  # again: the incident may have changed while queued
@@ -244,6 +282,21 @@ class WebhookReceiver:
             cloud_url=updated.cloud_url,
             **fields,
         )
+
+
+def _decided(job: Job, result: str, changes: IncidentUpdate | None = None, **extra: Any) -> None:
+    """One debug line per webhook decision on an alert that asked for an action."""
+    shown = job.update if changes is None else changes
+    described = shown.describe() if not shown.is_empty() else None
+    log.debug(
+        "webhook decision",
+        result=result,
+        organization=job.organization,
+        incident_id=job.incident_id,
+        action=job.action,
+        changes=described,
+        **extra,
+    )
 
 
 def parse_payload(raw: bytes) -> list[dict[str, Any]]:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import os
+import re
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
@@ -239,6 +243,10 @@ def run_cli(argv: list[str], env: dict[str, str]) -> int:
             "--label: 'job' is not NAME=VALUE",
         ),
         (
+            ["--from", "2024-05-01", "--to", "2024-05-01", "--label", "job=a", "--label", "job=b"],
+            "--label: 'job' is given twice (job=a, job=b); give each label once",
+        ),
+        (
             ["--from", "2024-05-01", "--to", "2024-05-01", "--poll.page-size", "5000"],
             "--poll.page-size: '5000'",
         ),
@@ -346,3 +354,48 @@ def test_stdout_output_and_extra_labels(
             got[(dict(labels)["dataset_id"], dict(labels)["severity"])] += int(value)
     assert +got == want_resolved
     assert "wrote" in captured.err and KEY_SECRET not in captured.err and KEY_ID not in captured.err
+
+
+@pytest.mark.parametrize("where", ["missing-directory/out.om", "a-directory"])
+def test_an_unwritable_output_fails_before_anything_is_fetched(
+    where: str, simulator: SimulatorServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a-directory").mkdir()
+    out = tmp_path / where
+    day = simulator.organisation.now.date().isoformat()
+    assert run_cli(["--from", day, "--to", day, "-o", str(out)], sim_env(simulator)) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"error: cannot write {out}: " in err
+    assert [r.path for r in simulator.requests_log if r.path.startswith("/v1/impact")] == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-directory"]
+
+
+def test_the_summary_reads_right_for_one_date_and_for_standard_output(
+    simulator: SimulatorServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    day = (simulator.organisation.now.date() - timedelta(days=1)).isoformat()
+    assert run_cli(["--from", day, "--to", day, "-o", "-"], sim_env(simulator)) == 0
+    summary = capsys.readouterr().err.splitlines()[-1]
+    assert re.search(r"wrote \d+ samples of \d+ series for 1 report date to standard output in ", summary)
+    out = tmp_path / "out.om"
+    first = (simulator.organisation.now.date() - timedelta(days=2)).isoformat()
+    assert run_cli(["--from", first, "--to", day, "-o", str(out)], sim_env(simulator)) == 0
+    assert f"for 2 report dates to {out} in " in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_standard_output_holds_only_openmetrics_whatever_is_logged() -> None:
+    # A real process: its structlog set-up is the command's own, not the test session's.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SODA_")}
+    day = (datetime.now(timezone.utc).date() - timedelta(days=2)).isoformat()
+    proc = subprocess.run(
+        [sys.executable, "-m", "exporter.cli", "backfill", "--demo", "--from", day, "--to", day, "-o", "-"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.endswith("# EOF\n")
+    assert parse(proc.stdout), "no samples"
+    assert "soda request" not in proc.stdout + proc.stderr, "debug lines stay off by default"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -9,7 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from exporter.config import FLAGS, env_var_for, parse_args
+from exporter.config import (
+    FLAGS,
+    Flag,
+    add_flags,
+    build_parser,
+    env_var_for,
+    join_negative_values,
+    parse_args,
+    resolve_flags,
+)
 from exporter.durations import format_duration, parse_duration
 
 CREDS = {"SODA_API_KEY_ID": "key-id-123", "SODA_API_KEY_SECRET": "s3cr3t-value-xyz"}
@@ -114,7 +124,12 @@ def test_every_flag_has_a_distinct_env_var() -> None:
         (["--web.listen-address", "9877"], {}, "--web.listen-address"),
         (["--soda.reporting-url", "ftp://x"], {}, "--soda.reporting-url"),
         (["--log.format", "xml"], {}, "--log.format"),
-        (["--metrics.age-buckets", "1h,30m"], {}, "strictly increasing"),
+        (["--metrics.age-buckets", "1h,30m"], {}, "must increase strictly, but '30m' follows '1h'"),
+        (["--metrics.age-buckets", "1h,1x"], {}, "item 2, '1x', which is not a duration"),
+        (["--poll.interval", "-5m"], {}, "--poll.interval: '-5m' must be greater than zero"),
+        (["--poll.lookback", "-.5d"], {}, "--poll.lookback: '-.5d' must be greater than zero"),
+        (["--log.level", "loud"], {}, "--log.level: 'loud' is not one of debug, info, warn, warning, error"),
+        ([], {"SODA_EXPORTER_DEMO": "maybe"}, "$SODA_EXPORTER_DEMO: 'maybe' must be one of 1, true, yes"),
         (["--no-such-flag"], {}, "unrecognized arguments: --no-such-flag"),
     ],
 )
@@ -175,3 +190,92 @@ def test_console_script_reports_bad_flag_as_one_line_and_exit_2() -> None:
         "(use e.g. 90s, 5m, 1h, 3d or plain seconds)"
     ]
     assert proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("given", "level"), [("warn", "warning"), ("WARNING", "warning"), ("debug", "debug")]
+)
+def test_log_level_accepts_warn_as_prometheus_spells_it(given: str, level: str) -> None:
+    assert parse_args(["--log.level", given], CREDS).log_level == level
+    assert parse_args([], {**CREDS, "SODA_EXPORTER_LOG_LEVEL": given}).log_level == level
+
+
+@pytest.mark.parametrize("word", ["1", "true", "yes", "on", "TRUE", "Yes"])
+def test_every_boolean_variable_reads_the_same_words(word: str) -> None:
+    # No credentials: only demo mode can start without them.
+    assert parse_args([], {"SODA_EXPORTER_DEMO": word}).demo is True
+    booleans = [flag for flag in FLAGS if flag.boolean]
+    env = {flag.env_name: word for flag in booleans}
+    values = resolve_flags(build_parser().parse_args([]), env)
+    assert [values[flag.dest] for flag in booleans] == [True] * len(booleans)
+
+
+@pytest.mark.parametrize("word", ["0", "false", "no", "off"])
+def test_false_words_turn_demo_off(word: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse_args([], {**CREDS, "SODA_EXPORTER_DEMO": word}).demo is False
+    assert "SODA_API_KEY_ID" in config_error(capsys, [], {"SODA_EXPORTER_DEMO": word})
+
+
+def test_a_negative_looking_value_reaches_its_flag_and_a_real_option_still_wins() -> None:
+    assert join_negative_values(["--poll.interval", "-5m"], FLAGS) == ["--poll.interval=-5m"]
+    assert join_negative_values(["--soda.organization", "--demo"], FLAGS) == ["--soda.organization", "--demo"]
+    assert join_negative_values(["--demo", "-1"], FLAGS) == ["--demo", "-1"]
+
+
+def help_text() -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SODA_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "exporter.cli", "--help"],
+        env={**env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return proc.stdout
+
+
+def help_sections(text: str) -> dict[str, list[str]]:
+    """Section title -> the flags listed under it."""
+    sections: dict[str, list[str]] = {}
+    current = ""
+    for line in text.splitlines():
+        if line and not line.startswith(" ") and line.endswith(":"):
+            current = line[:-1]
+            sections[current] = []
+        elif line.startswith("  -") and current:
+            sections[current].append(next(t for t in line.split() if t.startswith("--")))
+    return sections
+
+
+def test_help_groups_flags_by_prefix_in_the_documented_order() -> None:
+    sections = help_sections(help_text())
+    titles = [t for t in sections if t.endswith(" flags")]
+    assert titles == [
+        "web flags", "soda flags", "poll flags", "metrics flags", "webhook flags", "logging flags"
+    ]  # fmt: skip
+    assert sections["logging flags"] == ["--log.level", "--log.format"]
+    assert "--datasets.interval" in sections["poll flags"]
+    assert "--config.file" in sections["soda flags"]
+    assert {"--resolved.window", "--incident-info.limit"} <= set(sections["metrics flags"])
+    listed = [flag for flags in sections.values() for flag in flags]
+    assert sorted(listed) == sorted([f.name for f in FLAGS] + ["--help", "--version"])
+
+
+def test_a_new_flag_falls_into_its_group_by_name_alone() -> None:
+    new = (Flag("--web.config.file", None, "TLS and auth."), Flag("--tracing.endpoint", None, "OTLP."))
+    parser = argparse.ArgumentParser()
+    add_flags(parser, (*FLAGS, *new), grouped=True)
+    sections = help_sections(parser.format_help())
+    assert sections["web flags"][-1] == "--web.config.file"
+    assert sections["tracing flags"] == ["--tracing.endpoint"]
+
+
+def test_help_lists_allowed_values_variables_and_subcommands() -> None:
+    text = " ".join(help_text().split())
+    assert "One of: eu, us." in text
+    assert "One of: debug, info, warn, warning, error." in text
+    assert "One of: json, console." in text
+    assert "[$SODA_EXPORTER_DEMO]" in text
+    for name in ("'simulate'", "'incident update'", "'backfill'"):
+        assert name in text

@@ -135,7 +135,15 @@ def test_single_organisation_has_no_label_unless_named(
         ("organizations:\n  - name: a\n    colour: red\n", "unknown key 'colour'"),
         (
             "organizations:\n  - name: a\n    api_key_id_env: NOPE_ID\n    api_key_secret_env: NOPE_SECRET\n",
-            "no API key id",
+            "organization 'a': api_key_id_env names NOPE_ID, which is not set",
+        ),
+        (
+            "organizations:\n  - name: a\n    api_key_id_env: A_ID\n    api_key_secret_env: NOPE_SECRET\n",
+            "organization 'a': api_key_secret_env names NOPE_SECRET, which is not set",
+        ),
+        (
+            "organizations:\n  - name: a\n    api_key_id_env: A_ID\n",
+            "organization 'a': no API key secret: set api_key_secret_env or api_key_secret_file",
         ),
         ("organizations: [\n", "is not valid YAML"),
         (
@@ -155,3 +163,4 @@ def test_bad_organisations_file_is_one_line_exit_2(
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--config.file" in err and needle in err
+    assert "SODA_API_KEY" not in err, "the single-organisation variables are not what this file uses"

@@ -16,7 +16,7 @@ import yaml
 
 from exporter.app import Exporter
 from exporter.simulator import SimulatorServer, StateChange
-from exporter.soda.ratelimit import update_bucket
+from exporter.soda.ratelimit import reset_buckets
 from tests.binaries import require_binary
 from tests.conftest import NOW, free_port, incident, make_org, scrape, series, sim_env
 from tests.monitoring_stack import Processes, wait_for
@@ -55,7 +55,7 @@ def test_unattended_incident_is_escalated_through_prometheus_and_alertmanager(
 ) -> None:
     prometheus = require_binary("prometheus")
     alertmanager = require_binary("prometheus-alertmanager", "alertmanager")
-    update_bucket().reset()
+    reset_buckets()
     deadline = time.monotonic() + DEADLINE_SECONDS
 
     # inc-0001 is still "reported" ten days on: unattended. inc-0002 was picked up: left alone.

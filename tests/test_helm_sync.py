@@ -235,3 +235,11 @@ def _undocumented_values(text: str) -> list[str]:
 def test_every_value_has_a_helm_docs_comment() -> None:
     assert _undocumented_values((CHART / "values.yaml").read_text(encoding="utf-8")) == []
     assert _undocumented_values("a:\n  # -- yes\n  b: 1\n  c: 2\n") == ["a.c"]
+
+
+def test_the_schemas_choices_are_the_exporters() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text(encoding="utf-8"))
+    log = schema["properties"]["log"]["properties"]
+    flags = {flag.name: flag for flag in config.FLAGS}
+    assert tuple(log["level"]["enum"]) == flags["--log.level"].choices
+    assert set(log["format"]["enum"]) == set(flags["--log.format"].choices or ())

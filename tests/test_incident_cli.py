@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -248,3 +250,39 @@ def test_against_the_standalone_simulator_process() -> None:
         except subprocess.TimeoutExpired:
             sim.kill()
             sim.wait(timeout=5)
+
+
+class _HtmlNotFound(http.server.BaseHTTPRequestHandler):
+    """Any web server that is not Soda: an HTML 404 page for every path."""
+
+    def do_POST(self) -> None:
+        body = b"<html><body><h1>404 Not Found</h1></body></html>"
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+def test_a_wrong_cloud_url_is_told_apart_from_an_unknown_incident(start_simulator: StartSim) -> None:
+    sim = start_simulator(org_of_two())
+    html = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HtmlNotFound)
+    threading.Thread(target=html.serve_forever, daemon=True).start()
+    try:
+        html_url = f"http://127.0.0.1:{html.server_address[1]}"
+        for url, shown in ((html_url, "text/html"), (sim.reporting_url, "application/json")):
+            result = run("update", "inc-0007", "--status", "fixing", env=cloud_env(sim, SODA_CLOUD_URL=url))
+            assert result.returncode == 1
+            line = one_line_error(result)
+            assert "not found" not in line
+            assert f"{url}, which does not look like the Soda Cloud API" in line
+            assert f"answered {shown}" in line and "--soda.cloud-url" in line
+    finally:
+        html.shutdown()
+        html.server_close()
+    missing = run("update", "inc-0404", "--status", "fixing", env=cloud_env(sim))
+    assert "incident inc-0404 not found in Soda Cloud" in one_line_error(missing)
+    assert [u.fields for u in sim.updates] == []

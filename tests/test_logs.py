@@ -54,3 +54,32 @@ def test_stdlib_and_exception_text_are_masked(stream: io.StringIO) -> None:
 
 def test_redact_replaces_every_occurrence() -> None:
     assert redact(f"{SECRET}/{SECRET}", [SECRET]) == "***/***"
+
+
+def _fail_with_secret() -> None:
+    raise ValueError(f"request with header X-API-KEY-SECRET: {SECRET} refused")
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_a_traceback_carrying_a_secret_is_masked_in_both_formats(fmt: str) -> None:
+    buffer = io.StringIO()
+    configure_logging("info", fmt, stream=buffer)
+    add_secret_source(lambda: [SECRET])
+    try:
+        try:
+            _fail_with_secret()
+        except ValueError:
+            structlog.get_logger("t").exception("poll failed")
+        try:
+            _fail_with_secret()
+        except ValueError:
+            logging.getLogger("somelib").exception("stdlib failed")
+    finally:
+        clear_secret_sources()
+        configure_logging("info", "console")
+    text = buffer.getvalue()
+    assert SECRET not in text
+    # The tracebacks are there, with the secret masked rather than the whole text dropped.
+    assert text.count("Traceback (most recent call last)") == 2
+    assert text.count("ValueError: request with header X-API-KEY-SECRET: *** refused") == 2
+    assert "_fail_with_secret" in text

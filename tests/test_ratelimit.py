@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from exporter.soda.ratelimit import TokenBucket, update_bucket
+from exporter.soda.ratelimit import TokenBucket, bucket_for
 
 
 class FakeClock:
@@ -89,7 +89,12 @@ def test_token_bucket_is_thread_safe_and_take_honours_stop() -> None:
     assert bucket.take(timeout=0.1) is None
 
 
-def test_one_bucket_serves_the_whole_process() -> None:
-    bucket = update_bucket()
-    assert bucket is update_bucket()
+def test_one_bucket_per_api_key_shared_by_whoever_uses_that_key() -> None:
+    bucket = bucket_for("key-of-north")
+    assert bucket is bucket_for("key-of-north")
+    assert bucket is not bucket_for("key-of-south")
     assert (bucket.capacity, bucket.period) == (10, 60.0)
+    bucket.hold(60)  # a 429 on one key
+    assert bucket_for("key-of-north").available() == 0
+    assert bucket_for("key-of-south").available() == 10
+    bucket.reset()

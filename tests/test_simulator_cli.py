@@ -72,3 +72,26 @@ def test_process_serves_until_sigterm() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_simulate_help_shows_every_default_and_the_demo_credentials() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SODA_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "exporter.cli", "simulate", "--help"],
+        env={**env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    text = " ".join(proc.stdout.split())
+    parser = argparse.ArgumentParser()
+    add_simulator_arguments(parser)
+    for action in parser._actions:
+        if action.dest != "help":
+            assert "default" in (action.help or ""), f"{action.option_strings[0]}: no default in --help"
+    for name in ("seed", "incidents", "datasets", "days", "page_delay"):
+        assert f"(default {getattr(parser.parse_args([]), 'simulator_' + name)})" in text
+    assert "(default 127.0.0.1:8080" in text
+    assert "'demo-key-id'" in text and "'demo-key-secret'" in text
+    assert "SODA_REPORTING_URL=http://HOST:PORT/v1" in text and "SODA_CLOUD_URL=http://HOST:PORT" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,8 +15,9 @@ from structlog.testing import capture_logs
 from exporter.app import Exporter
 from exporter.logs import redact_processor
 from exporter.simulator import SimulatorServer, StateChange
-from exporter.soda.ratelimit import update_bucket
-from tests.conftest import NOW, incident, make_org, scrape, series, sim_env, wait_until
+from exporter.simulator.faults import FaultPlan, FaultRule
+from exporter.soda.ratelimit import bucket_for, reset_buckets
+from tests.conftest import KEY_ID, NOW, incident, make_org, scrape, series, sim_env, wait_until
 
 StartSim = Callable[..., SimulatorServer]
 StartExporter = Callable[..., Exporter]
@@ -25,10 +27,10 @@ PATH = "/alertmanager/webhook"
 
 @pytest.fixture(autouse=True)
 def _fresh_bucket() -> Iterator[None]:
-    """The exporter uses the process-wide bucket: give each test all ten tokens."""
-    update_bucket().reset()
+    """The exporter uses the process-wide bucket of each API key: give each test all ten tokens."""
+    reset_buckets()
     yield
-    update_bucket().reset()
+    reset_buckets()
 
 
 def alert(
@@ -215,7 +217,7 @@ def test_dry_run_logs_what_it_would_send_and_sends_nothing(webhook: Callable[...
 
 def test_a_full_queue_answers_503_and_drops_nothing(webhook: Callable[..., Any]) -> None:
     sim, exporter = webhook("--webhook.queue-size", "1")
-    update_bucket().hold(60)  # as after a 429: the worker cannot send for now
+    bucket_for(KEY_ID).hold(60)  # as after a 429: the worker cannot send for now
     too_many = post(exporter, alert("inc-0001", "escalate"), alert("inc-0003", "escalate"))
     assert too_many.status_code == 503  # all or none: none of the two was queued
     assert post(exporter, alert("inc-0001", "escalate")).status_code == 200
@@ -224,7 +226,7 @@ def test_a_full_queue_answers_503_and_drops_nothing(webhook: Callable[..., Any])
     wait_until(lambda: queue_length(exporter) == 1)
     assert post(exporter, alert("inc-0001", "investigate")).status_code == 503
     assert sim.updates == []
-    update_bucket().reset()
+    reset_buckets()
     wait_until(lambda: len(sim.updates) == 2)
     assert post(exporter, alert("inc-0001", "investigate")).status_code == 200  # Alertmanager's retry
     wait_until(lambda: len(sim.updates) == 3)
@@ -298,3 +300,88 @@ def test_alerts_are_routed_by_their_organization_label(
     assert reply.json() == {"queued": 1, "skipped": {"unknown_organization": 1}}
     wait_until(lambda: len(sims["south"].updates) == 1)
     assert sims["north"].updates == []
+
+
+def test_a_429_storm_on_one_organisation_does_not_delay_the_other(
+    start_simulator: StartSim, start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    # Each organisation has its own API key, and Soda limits each key: north's 429s are north's.
+    storm = FaultRule("rate_limited", path="/api/v1/incidents/*", retry_after=30)
+    keys = {
+        "north": ("north-key-id-0001", "north-secret-0001"),
+        "south": ("south-key-id-0002", "south-secret-0002"),
+    }
+    sims = {
+        "north": start_simulator(
+            org(), api_key_id=keys["north"][0], api_key_secret=keys["north"][1], faults=FaultPlan([storm])
+        ),
+        "south": start_simulator(org(), api_key_id=keys["south"][0], api_key_secret=keys["south"][1]),
+    }
+    lines = ["organizations:"]
+    env = {"SODA_EXPORTER_WEBHOOK_TOKEN": TOKEN}
+    for name, sim in sims.items():
+        upper = name.upper()
+        lines += [
+            f"  - name: {name}",
+            f"    reporting_url: {sim.reporting_url}",
+            f"    cloud_url: {sim.cloud_url}",
+            f"    api_key_id_env: {upper}_ID",
+            f"    api_key_secret_env: {upper}_SECRET",
+        ]
+        env[f"{upper}_ID"], env[f"{upper}_SECRET"] = keys[name]
+    (tmp_path / "orgs.yml").write_text("\n".join(lines) + "\n")
+    exporter = start_exporter(
+        sims["north"], "--config.file", str(tmp_path / "orgs.yml"), "--webhook.enable", env=env
+    )
+    wait_until(lambda: all(exporter.state.snapshot(n) is not None for n in sims))
+    first = post(exporter, alert("inc-0001", "escalate", organization="north"))
+    assert first.json()["queued"] == 1
+    wait_until(lambda: storm.fired >= 1)  # north is now held for 30 s by Soda's Retry-After
+    started = time.monotonic()
+    second = post(exporter, alert("inc-0001", "escalate", organization="south"))
+    assert second.json()["queued"] == 1
+    wait_until(lambda: len(sims["south"].updates) == 1, timeout=10)
+    assert time.monotonic() - started < 10
+    assert sims["north"].updates == [] and storm.fired == 1  # north still waits out its Retry-After
+    assert bucket_for(keys["north"][0]).available() == 0
+    assert bucket_for(keys["south"][0]).available() == 9
+
+
+def test_organisations_sharing_a_key_share_its_bucket(
+    start_simulator: StartSim, start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    storm = FaultRule("rate_limited", path="/api/v1/incidents/*", retry_after=30, times=1)
+    sims = {"north": start_simulator(org(), faults=FaultPlan([storm])), "south": start_simulator(org())}
+    lines = ["organizations:"]
+    for name, sim in sims.items():
+        lines += [
+            f"  - name: {name}",
+            f"    reporting_url: {sim.reporting_url}",
+            f"    cloud_url: {sim.cloud_url}",
+            "    api_key_id_env: SODA_API_KEY_ID",
+            "    api_key_secret_env: SODA_API_KEY_SECRET",
+        ]
+    (tmp_path / "orgs.yml").write_text("\n".join(lines) + "\n")
+    env = sim_env(sims["north"], SODA_EXPORTER_WEBHOOK_TOKEN=TOKEN)
+    exporter = start_exporter(
+        sims["north"], "--config.file", str(tmp_path / "orgs.yml"), "--webhook.enable", env=env
+    )
+    wait_until(lambda: all(exporter.state.snapshot(n) is not None for n in sims))
+    post(exporter, alert("inc-0001", "escalate", organization="north"))
+    wait_until(lambda: storm.fired == 1)
+    post(exporter, alert("inc-0001", "escalate", organization="south"))
+    time.sleep(1.0)  # south's worker is up and waiting: on the shared key's hold, not sending
+    assert sims["south"].updates == []
+    assert [r.status for r in sims["south"].requests_log if r.path.startswith("/api/")] == []
+    reset_buckets()  # as when the Retry-After has passed
+    wait_until(lambda: len(sims["south"].updates) == 1 and len(sims["north"].updates) == 1)
+
+
+def test_once_stopping_the_webhook_answers_503_and_queues_nothing(webhook: Callable[..., Any]) -> None:
+    sim, exporter = webhook()
+    assert exporter.webhook is not None
+    exporter.webhook.close()  # the first step of stop(), while the HTTP server still answers
+    reply = post(exporter, alert("inc-0001", "escalate"))
+    assert (reply.status_code, reply.text) == (503, "shutting down, retry later\n")
+    assert queue_length(exporter) == 0
+    assert sim.updates == []

@@ -38,15 +38,33 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help="address the simulated Soda Cloud listens on (default 127.0.0.1:8080; port 0 picks a free one)",
     )
-    parser.add_argument("--simulator.seed", dest="simulator_seed", type=int, default=42, help="random seed")
     parser.add_argument(
-        "--simulator.incidents", dest="simulator_incidents", type=int, default=300, help="number of incidents"
+        "--simulator.seed",
+        dest="simulator_seed",
+        type=int,
+        default=42,
+        help="random seed (default %(default)s)",
     )
     parser.add_argument(
-        "--simulator.datasets", dest="simulator_datasets", type=int, default=40, help="number of datasets"
+        "--simulator.incidents",
+        dest="simulator_incidents",
+        type=int,
+        default=300,
+        help="number of incidents (default %(default)s)",
     )
     parser.add_argument(
-        "--simulator.days", dest="simulator_days", type=int, default=120, help="days of incident history"
+        "--simulator.datasets",
+        dest="simulator_datasets",
+        type=int,
+        default=40,
+        help="number of datasets (default %(default)s)",
+    )
+    parser.add_argument(
+        "--simulator.days",
+        dest="simulator_days",
+        type=int,
+        default=120,
+        help="days of incident history (default %(default)s)",
     )
     parser.add_argument(
         "--simulator.now",
@@ -62,7 +80,7 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         metavar="FILE",
-        help="fault injection scenario (JSON or YAML)",
+        help="fault injection scenario (JSON or YAML; default: none)",
     )
     parser.add_argument(
         "--simulator.page-delay",
@@ -70,7 +88,7 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=0.0,
         metavar="SECONDS",
-        help="extra latency of every Reporting API page",
+        help="extra latency of every Reporting API page (default %(default)s)",
     )
 
 
@@ -129,6 +147,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m exporter.simulato
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Serve a simulated Soda Cloud (Reporting API and Cloud API v1) over HTTP.",
+        epilog=f"Credentials: the simulator accepts the API key id {DEFAULT_KEY_ID!r} and secret "
+        f"{DEFAULT_KEY_SECRET!r}, or the values of SODA_API_KEY_ID and SODA_API_KEY_SECRET when those are "
+        "set. Point the exporter at it with SODA_REPORTING_URL=http://HOST:PORT/v1 and "
+        "'incident update' with SODA_CLOUD_URL=http://HOST:PORT, with the same credentials.",
     )
     add_simulator_arguments(parser)
     return run_simulator(parser.parse_args(argv))

@@ -7,6 +7,7 @@ import email.utils
 import json
 import random
 import threading
+import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -15,7 +16,7 @@ from urllib.parse import quote
 import requests
 import structlog
 
-from exporter.soda.credentials import CredentialsError, CredentialSource
+from exporter.soda.credentials import Credentials, CredentialsError, CredentialSource
 from exporter.soda.errors import (
     SodaAuthError,
     SodaBadResponseError,
@@ -32,12 +33,13 @@ from exporter.soda.incident_models import (
     IncidentNotFound,
     IncidentUpdate,
     IncidentUpdateRejected,
+    NoCloudApiError,
     SodaCredentialsError,
     SodaPermissionError,
     UpdateCancelled,
     UpdatedIncident,
 )
-from exporter.soda.ratelimit import TokenBucket, update_bucket
+from exporter.soda.ratelimit import TokenBucket, bucket_for
 
 __all__ = [
     "SEVERITIES",
@@ -46,6 +48,7 @@ __all__ = [
     "IncidentNotFound",
     "IncidentUpdate",
     "IncidentUpdateRejected",
+    "NoCloudApiError",
     "SodaAuthError",
     "SodaCredentialsError",
     "SodaError",
@@ -63,12 +66,16 @@ UPDATE_ENDPOINT = "/api/v1/incidents/{incidentId}"
 _MESSAGE_LIMIT = 200
 
 
-def basic_auth_header(credentials: CredentialSource) -> str:
-    """``Basic base64(key_id:key_secret)``, as the Cloud API v1 authenticates."""
+def current_credentials(credentials: CredentialSource) -> Credentials:
+    """The current key pair, or SodaCredentialsError when it cannot be read."""
     try:
-        creds = credentials.get()
+        return credentials.get()
     except CredentialsError as exc:
         raise SodaCredentialsError(str(exc)) from None
+
+
+def basic_auth_header(creds: Credentials) -> str:
+    """``Basic base64(key_id:key_secret)``, as the Cloud API v1 authenticates."""
     token = base64.b64encode(f"{creds.key_id}:{creds.key_secret}".encode()).decode("ascii")
     return f"Basic {token}"
 
@@ -89,6 +96,21 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
+def _is_soda_error(response: requests.Response) -> bool:
+    """True when the body is the Cloud API's ErrorResponse (JSON with ``code`` or ``message``)."""
+    if "json" not in response.headers.get("Content-Type", "").lower():
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and bool({"code", "message"} & set(body))
+
+
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 3)
+
+
 def _error_message(response: requests.Response) -> str:
     """The ``message`` of an ErrorResponse body, shortened; empty when there is none."""
     try:
@@ -100,7 +122,7 @@ def _error_message(response: requests.Response) -> str:
 
 
 class CloudClient:
-    """Updates incidents through the Cloud API v1, within the process-wide rate limit.
+    """Updates incidents through the Cloud API v1, within its API key's rate limit.
 
     Retry ownership: this client has its own requests.Session whose adapter never retries, and
     does not use SodaHttp (whose urllib3 Retry re-sends 429s itself). Every attempt must first take
@@ -126,7 +148,8 @@ class CloudClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
-        self.bucket = bucket or update_bucket()
+        # None: the bucket of whichever API key is current at each attempt (see bucket_for).
+        self.bucket = bucket
         self.timeouts = (connect_timeout, read_timeout)
         self.retries = retries
         self.rate_limit_retries = rate_limit_retries
@@ -155,29 +178,33 @@ class CloudClient:
         path = INCIDENTS_PATH + quote(incident_id, safe="")
         payload = json.dumps(dict(body)).encode()
         transient_left, limited_left, limited_streak = self.retries, self.rate_limit_retries, 0
+        attempt = 0
         while True:
-            auth = basic_auth_header(self.credentials)  # re-read each attempt: key files may rotate
-            ticket = self.bucket.take(stop=self._stop)
+            attempt += 1
+            creds = current_credentials(self.credentials)  # re-read each attempt: key files may rotate
+            auth = basic_auth_header(creds)
+            bucket = self.bucket or bucket_for(creds.key_id)
+            ticket = bucket.take(stop=self._stop)
             if ticket is None:
                 raise UpdateCancelled(f"update of incident {incident_id} cancelled: client closed")
             response: requests.Response | None = None
             try:
-                response = self._post(path, payload, auth)
+                response = self._post(path, payload, auth, attempt)
             except (SodaConnectionError, SodaTimeoutError):
                 if transient_left <= 0:
                     raise
             finally:
-                self.bucket.settle(ticket)
+                bucket.settle(ticket)
             if response is None:
                 transient_left -= 1
                 self._pause(self._backoff(self.retries - transient_left), incident_id)
                 continue
             status = response.status_code
             if status == 429:
-                wait = self._rate_limit_wait(response.headers.get("Retry-After"), limited_streak)
+                wait = self._rate_limit_wait(response.headers.get("Retry-After"), limited_streak, bucket)
                 limited_streak += 1
-                # Soda's window is full whoever filled it: every other update in this process waits too.
-                self.bucket.hold(wait)
+                # This key's window is full whoever filled it: every update with this key waits too.
+                bucket.hold(wait)
                 if limited_left <= 0:
                     raise SodaRateLimitedError(
                         f"update of incident {incident_id}: HTTP 429, still rate limited after "
@@ -194,7 +221,9 @@ class CloudClient:
                 continue
             return self._result(incident_id, response)
 
-    def _post(self, path: str, payload: bytes, auth: str) -> requests.Response:
+    def _post(self, path: str, payload: bytes, auth: str, attempt: int = 1) -> requests.Response:
+        started = time.monotonic()
+        fields = {"method": "POST", "endpoint": UPDATE_ENDPOINT, "path": path, "attempt": attempt}
         try:
             response = self.session.post(
                 self.base_url + path, data=payload, headers={"Authorization": auth}, timeout=self.timeouts
@@ -202,11 +231,22 @@ class CloudClient:
             response.content  # noqa: B018 - read the body now, so a reset mid-body is a connection error
         except requests.Timeout:
             self._count("timeout")
+            log.debug("soda request", status="timeout", duration_seconds=_since(started), bytes=0, **fields)
             raise SodaTimeoutError(f"POST {UPDATE_ENDPOINT}: timed out") from None
         except requests.RequestException as exc:
             self._count("connection_error")
+            log.debug(
+                "soda request", status="connection_error", duration_seconds=_since(started), bytes=0, **fields
+            )
             raise SodaConnectionError(f"POST {UPDATE_ENDPOINT}: {type(exc).__name__}") from None
         self._count(str(response.status_code))
+        log.debug(
+            "soda request",
+            status=str(response.status_code),
+            duration_seconds=_since(started),
+            bytes=len(response.content),
+            **fields,
+        )
         return response
 
     def _count(self, code: str) -> None:
@@ -217,14 +257,14 @@ class CloudClient:
         base: float = self.backoff_factor * (2 ** (attempt - 1))
         return base + random.uniform(0, self.backoff_factor)
 
-    def _rate_limit_wait(self, retry_after: str | None, streak: int) -> float:
+    def _rate_limit_wait(self, retry_after: str | None, streak: int, bucket: TokenBucket) -> float:
         given = parse_retry_after(retry_after)
         if given is not None:
             return min(given, self.max_retry_after)
         # No Retry-After (Soda does not promise one): one token's worth of the window, doubling on
         # each 429 in a row, never more than a whole window, after which every slot is free again.
-        period = self.bucket.period
-        return min(period, period / self.bucket.capacity * 2.0**streak)
+        period = bucket.period
+        return min(period, period / bucket.capacity * 2.0**streak)
 
     def _pause(self, seconds: float, incident_id: str) -> None:
         if self._stop.wait(seconds):
@@ -241,8 +281,15 @@ class CloudClient:
             raise SodaAuthError(f"{where}, Soda did not accept the API key (check its id and secret)")
         if status == 403:
             raise SodaPermissionError(f"{where}, the API key lacks the 'Manage incident' permission")
+        if status == 404 and not _is_soda_error(response):
+            # An HTML page or another API's JSON: the base URL is wrong, the incident may well exist.
+            shown = response.headers.get("Content-Type", "").split(";")[0] or "no content type"
+            raise NoCloudApiError(
+                f"{where} from {self.base_url}, which does not look like the Soda Cloud API "
+                f"(it answered {shown}, not Soda's JSON error); check --soda.cloud-url"
+            )
         if status == 404:
-            raise IncidentNotFound(f"incident {incident_id} not found in Soda Cloud (HTTP 404)")
+            raise IncidentNotFound(f"incident {incident_id} not found in Soda Cloud (HTTP 404{detail})")
         if status >= 500:
             raise SodaServerError(f"{where} after {self.retries} retries{detail}")
         if status >= 400 or status < 200:

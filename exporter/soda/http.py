@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import structlog
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -33,6 +34,8 @@ except ImportError:  # pragma: no cover - exercised only where orjson is absent
     _loads = json.loads
 
 USER_AGENT = f"soda-incidents-exporter/{__version__}"
+
+log = structlog.get_logger("exporter.soda")
 
 RequestObserver = Callable[[str, str], None]
 """Called once per HTTP attempt with (endpoint, code), for the api_requests_total counter."""
@@ -110,8 +113,10 @@ class SodaHttp:
         self.session.close()
 
     def _observe_retry(self, url: str, code: str) -> None:
+        endpoint = endpoint_of(url, self._base_path)
+        log.debug("soda request will be retried", endpoint=endpoint, status=code)
         if self._on_request is not None:
-            self._on_request(endpoint_of(url, self._base_path), code)
+            self._on_request(endpoint, code)
 
     def _count(self, endpoint: str, code: str) -> None:
         if self._on_request is not None:
@@ -137,6 +142,8 @@ class SodaHttp:
         if extra_headers:
             headers.update(extra_headers)
         url = self.base_url + path
+        page = json_body.get("page") if isinstance(json_body, dict) else None
+        started = time.monotonic()
         try:
             response = self.session.request(
                 method,
@@ -148,15 +155,42 @@ class SodaHttp:
             content = response.content
         except requests.Timeout:
             self._count(path, "timeout")
+            self._debug(method, path, page, "timeout", None, started, 0)
             raise SodaTimeoutError(f"{method} {path}: timed out after {read_timeout:.0f}s") from None
         except requests.RequestException as exc:
             kind = "timeout" if "timeout" in repr(exc).lower() else "connection_error"
             self._count(path, kind)
+            self._debug(method, path, page, kind, None, started, 0)
             error_cls = SodaTimeoutError if kind == "timeout" else SodaConnectionError
             raise error_cls(f"{method} {path}: {type(exc).__name__}") from None
         status = response.status_code
         self._count(path, str(status))
+        self._debug(method, path, page, str(status), response, started, len(content))
         return status, self._decode(method, path, status, response.headers.get("Content-Type", ""), content)
+
+    @staticmethod
+    def _debug(
+        method: str,
+        endpoint: str,
+        page: Any,
+        status: str,
+        response: requests.Response | None,
+        started: float,
+        size: int,
+    ) -> None:
+        """One debug line per request, retries included; never headers, so never a credential."""
+        retries = getattr(getattr(response, "raw", None), "retries", None)
+        history = getattr(retries, "history", ()) or ()
+        log.debug(
+            "soda request",
+            method=method,
+            endpoint=endpoint,
+            page=page,
+            status=status,
+            attempt=len(history) + 1,
+            duration_seconds=round(time.monotonic() - started, 3),
+            bytes=size,
+        )
 
     def _decode(self, method: str, path: str, status: int, content_type: str, content: bytes) -> Any:
         where = f"{method} {path}"

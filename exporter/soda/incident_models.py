@@ -29,6 +29,10 @@ class IncidentNotFound(SodaError):
     reason = "not_found"
 
 
+class NoCloudApiError(SodaBadResponseError):
+    """404 without Soda's ErrorResponse body: the configured URL is not the Soda Cloud API."""
+
+
 class SodaCredentialsError(SodaError):
     """The API key could not be read (missing variable, unreadable file)."""
 

@@ -1,4 +1,4 @@
-"""A thread-safe token bucket that keeps incident updates within Soda's 10 requests per 60 seconds."""
+"""Thread-safe token buckets, one per API key, that keep incident updates within Soda's 10 per 60 seconds."""
 
 from __future__ import annotations
 
@@ -115,9 +115,26 @@ class TokenBucket:
             self._cond.notify_all()
 
 
-_UPDATE_BUCKET = TokenBucket()
+_BUCKETS: dict[str, TokenBucket] = {}
+_BUCKETS_LOCK = threading.Lock()
 
 
-def update_bucket() -> TokenBucket:
-    """The process-wide bucket every incident update takes a token from, whatever sent it."""
-    return _UPDATE_BUCKET
+def bucket_for(key_id: str) -> TokenBucket:
+    """The bucket of one API key, shared by every client in the process that uses that key.
+
+    Soda counts the limit per API key: organisations with their own keys must not wait for each
+    other (a 429 on one holds only its own bucket), while clients sharing a key share its window.
+    """
+    with _BUCKETS_LOCK:
+        bucket = _BUCKETS.get(key_id)
+        if bucket is None:
+            bucket = _BUCKETS[key_id] = TokenBucket()
+        return bucket
+
+
+def reset_buckets() -> None:
+    """Return every token of every key's bucket and lift any hold (tests, and re-configuration)."""
+    with _BUCKETS_LOCK:
+        buckets = list(_BUCKETS.values())
+    for bucket in buckets:
+        bucket.reset()
