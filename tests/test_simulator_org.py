@@ -260,17 +260,15 @@ def test_generated_history_is_realistic() -> None:
     assert min(created) < NOW - timedelta(days=100)
 
 
-def test_scales_to_100k_rows_in_three_days() -> None:
-    started = time.monotonic()
+def test_serves_100k_rows_of_three_days_with_exact_paging() -> None:
+    # How fast the simulator serves such an organisation is measured in bench/, not asserted here.
     org = generate_organisation(
         seed=1, incidents=34_000, datasets=200, days=120, now=NOW, resolved_fraction=0.0, deleted_fraction=0.0
     )
     rows = org.incident_rows("unresolved", day(-2, 0), NOW)
     total, page = org.incident_page("unresolved", day(-2, 0), NOW, None, 98_000, 1000)
-    elapsed = time.monotonic() - started
     assert len(rows) == total >= 99_000
     assert page == rows[98_000:99_000]
-    assert elapsed < 5, f"took {elapsed:.1f}s"
 
 
 # --- over HTTP -------------------------------------------------------------------------------------------
