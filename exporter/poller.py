@@ -13,12 +13,17 @@ from typing import TypeVar
 
 import structlog
 
-from exporter.accumulate import RowAccumulator, resolved_accumulator, unresolved_accumulator
+from exporter.accumulate import (
+    MAX_UNUSABLE_SHARE,
+    RowAccumulator,
+    resolved_accumulator,
+    unresolved_accumulator,
+)
 from exporter.datasets import DatasetRefresher
 from exporter.metrics import ExporterMetrics, labelled
 from exporter.snapshot import PollData, SnapshotSettings, build_snapshot
 from exporter.soda.credentials import CredentialsError
-from exporter.soda.errors import SodaError, SodaTimeoutError
+from exporter.soda.errors import SodaBadResponseError, SodaError, SodaTimeoutError
 from exporter.soda.reporting import FetchStats, ReportingClient
 from exporter.state import ExporterState, PollOutcome
 
@@ -136,6 +141,13 @@ class Poller:
                 unresolved = self._query("unresolved", end, now, lookback, deadline, stats)
             if (anchor - timedelta(seconds=resolved_window)).date() > day:
                 resolved = self._query("resolved", end, now, resolved_window, deadline, stats)
+        for status, rows in (("unresolved", unresolved), ("resolved", resolved)):
+            if rows.mostly_unusable():
+                raise SodaBadResponseError(
+                    f"POST /impact/incidents status={status}: {rows.unusable_rows} of "
+                    f"{rows.distinct_rows} rows unusable ({dict(rows.skipped)}), "
+                    f"more than {MAX_UNUSABLE_SHARE:.0%}"
+                )
         return PollData(unresolved=unresolved, resolved=resolved, last_etl_refresh=etl), reason
 
     def _query(
