@@ -6,6 +6,7 @@ Raw rows are never kept: each accumulator remembers, per incident, only the fiel
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -20,11 +21,23 @@ SKIP_REASONS = (
     "bad_created_at",
     "bad_resolved_at",
 )
+# Where a row without a usable dataset_id is counted (like severity and status, which become "unknown").
+UNKNOWN_DATASET = "unknown"
 # The reasons that leave a row out of every count: the fields that decide whether, and when, it is open.
 UNUSABLE_REASONS = ("not_an_object", "missing_incident_id", "bad_report_date")
 # A query with more unusable rows than this share is a failed cycle (bad_response), not a count: Soda
 # answering mostly rows we cannot read must never publish as an all-clear.
 MAX_UNUSABLE_SHARE = 0.5
+
+
+def unusable_rows(skipped: Mapping[str, int]) -> int:
+    """How many of the rows counted in ``skipped`` (by reason) were left out of every count."""
+    return sum(skipped.get(reason, 0) for reason in UNUSABLE_REASONS)
+
+
+def mostly_unusable(skipped: Mapping[str, int], distinct_rows: int) -> bool:
+    """True when more than MAX_UNUSABLE_SHARE of ``distinct_rows`` were left out of every count."""
+    return unusable_rows(skipped) > MAX_UNUSABLE_SHARE * distinct_rows
 
 
 class IncidentRow(NamedTuple):
@@ -70,12 +83,11 @@ class RowAccumulator:
     @property
     def unusable_rows(self) -> int:
         """Rows left out of every count because a field deciding openness was unusable."""
-        skipped = self.skipped
-        return sum(skipped[reason] for reason in UNUSABLE_REASONS)
+        return unusable_rows(self.skipped)
 
     def mostly_unusable(self) -> bool:
         """True when more than MAX_UNUSABLE_SHARE of the distinct rows read were unusable."""
-        return self.unusable_rows > MAX_UNUSABLE_SHARE * self.distinct_rows
+        return mostly_unusable(self.skipped, self.distinct_rows)
 
     def _report_day(self, text: Any) -> str:
         # Only a handful of distinct report dates exist, so parsing is cached per string ("" = unusable).
@@ -85,7 +97,7 @@ class RowAccumulator:
         return day
 
     def add_rows(self, rows: list[Any]) -> None:
-        """Fold one page of rows; rows without an incident, dataset or report date are skipped."""
+        """Fold one page of rows; rows without an incident id or report date are skipped."""
         # The hot loop of a poll: methods and attributes are bound to locals once per page.
         newest, keys, report_days = self.newest, self._row_keys, self._report_days
         details = self._keep_details
@@ -114,9 +126,10 @@ class RowAccumulator:
                     continue
                 report_date = day
                 dataset_id = get("dataset_id")
-                if not dataset_id or not isinstance(dataset_id, str):
-                    self._skip("missing_dataset_id", key_hash)
-                    continue
+                if not dataset_id or type(dataset_id) is not str:
+                    # A label, not what decides openness: the row counts under the "unknown" dataset.
+                    self.skipped["missing_dataset_id"] += 1
+                    dataset_id = UNKNOWN_DATASET
                 add_key(key_hash)
                 severity = get("severity")
                 status = get("status")

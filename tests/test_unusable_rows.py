@@ -10,7 +10,7 @@ from exporter.accumulate import MAX_UNUSABLE_SHARE, unresolved_accumulator
 from exporter.app import Exporter
 from exporter.simulator import SimulatorServer
 from exporter.soda.timestamps import report_day
-from tests.conftest import incident, make_org
+from tests.conftest import incident, make_org, series
 from tests.test_faults import PAGE_ARGS, assert_failed_cleanly, inject, open_counts
 
 StartSim = Callable[..., SimulatorServer]
@@ -107,3 +107,26 @@ def test_the_threshold_is_more_than_half(good: int, bad: int, fails: bool) -> No
 )
 def test_report_day_reads_a_date_or_the_date_of_a_date_time(text: object, day: str | None) -> None:
     assert report_day(text) == day
+
+
+def test_an_unparseable_created_at_keeps_every_incident_open(
+    sim: SimulatorServer, exporter: Exporter
+) -> None:
+    inject(sim, kind="unknown_values", values={"created_at": "not-a-timestamp"})
+    assert exporter.poller.run_cycle()
+    text = exporter.metrics.exposition.text.decode()
+    assert sum(series(text, "soda_incidents_open").values()) == len(sim.organisation.open_incidents()) == 24
+    assert len(series(text, "soda_incident_info")) == 24
+    assert series(text, "soda_incident_created_timestamp_seconds") == {}
+    age_counts = series(text, "soda_incident_open_age_seconds_gcount")
+    assert len(age_counts) == 3  # one per severity, all at 0: the count can be lower than the open count
+    assert sum(age_counts.values()) == 0
+    assert skipped(exporter, "bad_created_at") == 24
+
+
+def test_rows_without_a_dataset_id_count_under_unknown(sim: SimulatorServer, exporter: Exporter) -> None:
+    inject(sim, kind="null_fields", fields=["dataset_id"], remove=True, status="unresolved")
+    assert exporter.poller.run_cycle()
+    counts = open_counts(exporter)
+    assert sum(counts.values()) == 24
+    assert sum(v for (dataset, _, _), v in counts.items() if dataset == "unknown") == 24
