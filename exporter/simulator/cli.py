@@ -82,6 +82,15 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
         help="fault injection scenario (JSON or YAML)",
     )
     parser.add_argument(
+        "--simulator.max-page-size",
+        dest="simulator_max_page_size",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="serve at most N rows per Reporting API page, saying so in the response's size field "
+        "(default 1000, the spec's cap)",
+    )
+    parser.add_argument(
         "--simulator.page-delay",
         dest="simulator_page_delay",
         type=float,
@@ -110,6 +119,7 @@ def build_server(args: argparse.Namespace) -> SimulatorServer:
         api_key_secret=os.environ.get("SODA_API_KEY_SECRET") or DEFAULT_KEY_SECRET,
         faults=FaultPlan.from_file(args.simulator_faults) if args.simulator_faults else None,
         page_delay_seconds=args.simulator_page_delay,
+        max_page_size=args.simulator_max_page_size,
     )
 
 
