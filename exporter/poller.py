@@ -29,6 +29,9 @@ from exporter.state import ExporterState, PollOutcome
 
 log = structlog.get_logger("exporter.poller")
 ResultT = TypeVar("ResultT")
+# Every request, retry and retry sleep of a cycle is cut at --poll.timeout; the cycle thread is
+# abandoned only this much later, as a backstop for a body that trickles in past its read timeout.
+BACKSTOP_GRACE_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,7 @@ class Poller:
         try:
             try:
                 data, pull_reason = _run_bounded(
-                    lambda: self._fetch(stats), self.settings.timeout_seconds + 5.0
+                    lambda: self._fetch(stats), self.settings.timeout_seconds + BACKSTOP_GRACE_SECONDS
                 )
             except SodaError as exc:
                 raise CycleFailed(exc.reason, str(exc)) from None
