@@ -251,4 +251,6 @@ def _count(value: Any) -> TypeGuard[int]:
 def _wait_timeout(deadline: float | None) -> float | None:
     if deadline is None:
         return None
-    return max(0.05, deadline - time.monotonic() + 1.0)
+    # Each page request is cut at the deadline itself; the small slack lets it report its own error
+    # before the cycle's backstop (poller.BACKSTOP_GRACE_SECONDS) gives up on it.
+    return max(0.05, deadline - time.monotonic() + 0.25)
