@@ -20,6 +20,7 @@ SKIP_REASONS = (
     "missing_dataset_id",
     "bad_created_at",
     "bad_resolved_at",
+    "bad_status",
 )
 # Where a row without a usable dataset_id is counted (like severity and status, which become "unknown").
 UNKNOWN_DATASET = "unknown"
@@ -134,8 +135,16 @@ class RowAccumulator:
                 severity = get("severity")
                 status = get("status")
                 add_dataset(dataset_id)
-                add_severity(severity)
-                add_status(status)
+                try:  # free in the usual case; a JSON list or object as a label reads as missing
+                    add_severity(severity)
+                except TypeError:
+                    severity = None
+                    add_severity(None)
+                try:
+                    add_status(status)
+                except TypeError:
+                    status = None
+                    add_status(None)
                 if report_date > latest:
                     latest = report_date
                 previous = newest.get(incident_id)

@@ -155,10 +155,15 @@ def build_snapshot(data: PollData, now: datetime, settings: SnapshotSettings) ->
     # The current state is the newest report date present in the data. Taking it over both queries
     # means that when every incident was resolved on that date, nothing older is counted as open.
     latest = max(data.unresolved.max_report_date, data.resolved.max_report_date)
+    labels = _Normalised()
     open_rows: dict[str, tuple[IncidentRow, datetime | None]] = {}
     for incident_id, row in data.unresolved.newest.items():
         if row.report_date != latest:
             continue  # resolved or gone since its newest unresolved row
+        if labels[row.status] == "resolved":
+            # The row contradicts the unresolved query it came from; its own status says closed.
+            skipped["bad_status"] += 1
+            continue
         created = _parsed(row.created_at)
         if created is None:
             # Still open: created_at only decides its age, so it is left out of the age metrics alone.
@@ -172,7 +177,6 @@ def build_snapshot(data: PollData, now: datetime, settings: SnapshotSettings) ->
     )
     ages: dict[str, list[float]] = {sev: [] for sev in severities}
     now_ts = now.timestamp()
-    labels = _Normalised()
     # (-created, id, row): sorting these puts the newest first; only the shown ones become objects.
     ranked: list[tuple[float, str, IncidentRow]] = []
     open_states: dict[str, tuple[str, str]] = {}
