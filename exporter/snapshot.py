@@ -24,8 +24,8 @@ DEFAULT_AGE_BUCKETS: tuple[float, ...] = tuple(
 
 
 def normalise(value: Any) -> str:
-    """Lower-case a severity or status; empty or missing becomes ``unknown``."""
-    if value is None:
+    """Lower-case a severity or status; empty, missing, a JSON list or object becomes ``unknown``."""
+    if value is None or isinstance(value, (list, dict)):
         return UNKNOWN
     text = str(value).strip().lower()
     return text or UNKNOWN
