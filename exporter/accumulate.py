@@ -6,11 +6,11 @@ Raw rows are never kept: each accumulator remembers, per incident, only the fiel
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, NamedTuple
 
+from exporter.soda.timestamps import report_day
 from exporter.teams import TeamSource, team_of
 
 # Every reason a row can be skipped for, so the counter's series exist (at 0) from the start.
@@ -21,7 +21,25 @@ SKIP_REASONS = (
     "missing_dataset_id",
     "bad_created_at",
     "bad_resolved_at",
+    "bad_status",
 )
+# Where a row without a usable dataset_id is counted (like severity and status, which become "unknown").
+UNKNOWN_DATASET = "unknown"
+# The reasons that leave a row out of every count: the fields that decide whether, and when, it is open.
+UNUSABLE_REASONS = ("not_an_object", "missing_incident_id", "bad_report_date")
+# A query with more unusable rows than this share is a failed cycle (bad_response), not a count: Soda
+# answering mostly rows we cannot read must never publish as an all-clear.
+MAX_UNUSABLE_SHARE = 0.5
+
+
+def unusable_rows(skipped: Mapping[str, int]) -> int:
+    """How many of the rows counted in ``skipped`` (by reason) were left out of every count."""
+    return sum(skipped.get(reason, 0) for reason in UNUSABLE_REASONS)
+
+
+def mostly_unusable(skipped: Mapping[str, int], distinct_rows: int) -> bool:
+    """True when more than MAX_UNUSABLE_SHARE of ``distinct_rows`` were left out of every count."""
+    return unusable_rows(skipped) > MAX_UNUSABLE_SHARE * distinct_rows
 
 
 class IncidentRow(NamedTuple):
@@ -54,7 +72,7 @@ class RowAccumulator:
         self.max_report_date = ""
         self._keep_details = keep_details
         self._row_keys: set[int] = set()
-        self._valid_dates: dict[str, bool] = {}
+        self._report_days: dict[str, str] = {}
         # One object per distinct repeated value (dates, datasets, labels, people): every page decodes
         # its own copies, and keeping those would cost ~70 bytes per field per incident.
         self._shared: dict[Any, Any] = {}
@@ -64,22 +82,26 @@ class RowAccumulator:
         """Distinct (incident, report date) rows seen, counting a repeated row once."""
         return len(self._row_keys) + self.skipped["not_an_object"]
 
-    def _valid_date(self, text: str) -> bool:
-        # Only a handful of distinct report dates exist, so validation is cached per string.
-        known = self._valid_dates.get(text)
-        if known is None:
-            try:
-                date.fromisoformat(text)
-                known = len(text) == 10
-            except ValueError:
-                known = False
-            self._valid_dates[text] = known
-        return known
+    @property
+    def unusable_rows(self) -> int:
+        """Rows left out of every count because a field deciding openness was unusable."""
+        return unusable_rows(self.skipped)
+
+    def mostly_unusable(self) -> bool:
+        """True when more than MAX_UNUSABLE_SHARE of the distinct rows read were unusable."""
+        return mostly_unusable(self.skipped, self.distinct_rows)
+
+    def _report_day(self, text: Any) -> str:
+        # Only a handful of distinct report dates exist, so parsing is cached per string ("" = unusable).
+        if not isinstance(text, str):
+            return ""
+        day = self._report_days[text] = report_day(text) or ""
+        return day
 
     def add_rows(self, rows: list[Any]) -> None:
-        """Fold one page of rows; rows without an incident, dataset or report date are skipped."""
+        """Fold one page of rows; rows without an incident id or report date are skipped."""
         # The hot loop of a poll: methods and attributes are bound to locals once per page.
-        newest, keys, valid_dates = self.newest, self._row_keys, self._valid_dates
+        newest, keys, report_days = self.newest, self._row_keys, self._report_days
         details = self._keep_details
         add_key, add_dataset, share = keys.add, self.datasets.add, self._shared.setdefault
         add_severity, add_status = self.severities.add, self.statuses.add
@@ -98,21 +120,32 @@ class RowAccumulator:
                 if not incident_id or not isinstance(incident_id, str):
                     self._skip("missing_incident_id", key_hash)
                     continue
-                if not isinstance(report_date, str) or not (
-                    valid_dates.get(report_date) or self._valid_date(report_date)
-                ):
+                day = report_days.get(report_date) if type(report_date) is str else None
+                if day is None:
+                    day = self._report_day(report_date)
+                if not day:
                     self._skip("bad_report_date", key_hash)
                     continue
+                report_date = day
                 dataset_id = get("dataset_id")
-                if not dataset_id or not isinstance(dataset_id, str):
-                    self._skip("missing_dataset_id", key_hash)
-                    continue
+                if not dataset_id or type(dataset_id) is not str:
+                    # A label, not what decides openness: the row counts under the "unknown" dataset.
+                    self.skipped["missing_dataset_id"] += 1
+                    dataset_id = UNKNOWN_DATASET
                 add_key(key_hash)
                 severity = get("severity")
                 status = get("status")
                 add_dataset(dataset_id)
-                add_severity(severity)
-                add_status(status)
+                try:  # free in the usual case; a JSON list or object as a label reads as missing
+                    add_severity(severity)
+                except TypeError:
+                    severity = None
+                    add_severity(None)
+                try:
+                    add_status(status)
+                except TypeError:
+                    status = None
+                    add_status(None)
                 if report_date > latest:
                     latest = report_date
                 previous = newest.get(incident_id)

@@ -133,7 +133,8 @@ class SnapshotCollector(Collector):
                         "lead_email": inc.lead_email,
                     },
                 )
-                created_f.add_metric([*c, inc.incident_id], inc.created_at)
+                if inc.created_at is not None:
+                    created_f.add_metric([*c, inc.incident_id], inc.created_at)
             truncated_f.add_metric(c, snap.info_truncated)
             if snap.latest_report_date is not None:
                 report_f.add_metric(c, midnight_utc(snap.latest_report_date))

@@ -29,6 +29,7 @@ from exporter.backfill import (
 from exporter.backfill_cli import main as backfill_main
 from exporter.cli import main as cli_main
 from exporter.simulator import Organisation, SimulatorServer
+from exporter.simulator.faults import FaultPlan
 from exporter.snapshot import midnight_utc
 from tests.conftest import KEY_ID, KEY_SECRET, sim_env
 
@@ -147,7 +148,10 @@ def test_repeated_rows_outside_dates_and_unusable_rows() -> None:
             [row("i4", D1, dataset_id=None), row("i5", D1, created_at="yesterday")],
         ],
     )
-    assert sink.days[D1.isoformat()].open[("ds-a", "major", "reported")] == 2
+    # As in the live exporter: an unusable created_at still counts, a missing dataset_id counts under
+    # "unknown"; only rows without an incident id or a usable report date are left out.
+    assert sink.days[D1.isoformat()].open[("ds-a", "major", "reported")] == 3
+    assert sink.days[D1.isoformat()].open[("unknown", "major", "reported")] == 1
     assert sink.outside_range == 1
     assert sink.skipped == Counter(
         not_an_object=1, missing_incident_id=1, bad_report_date=1, missing_dataset_id=1, bad_created_at=1
@@ -156,6 +160,21 @@ def test_repeated_rows_outside_dates_and_unusable_rows() -> None:
     assert sink.distinct_rows == 8
     resolved = fold(True, [[row("r1", D1, status="resolved", resolved_at="soon")]])
     assert resolved.skipped == Counter(bad_resolved_at=1)
+    assert not sink.mostly_unusable()  # 3 of 8 rows left out
+
+
+def test_labels_follow_the_exporters_rules() -> None:
+    sink = fold(False, [[row("i1", D1, status="Resolved"), row("i2", D1, severity=["x"], status={"a": 1})]])
+    assert sink.skipped == Counter(bad_status=1)
+    assert dict(sink.days[D1.isoformat()].open) == {("ds-a", "unknown", "unknown"): 1}
+
+
+def test_a_date_time_report_date_counts_and_mostly_unusable_rows_are_detected() -> None:
+    sink = fold(False, [[row("i1", D1, report_date=f"{D1.isoformat()}T00:00:00"), row("i2", D1)]])
+    assert sink.days[D1.isoformat()].open[("ds-a", "major", "reported")] == 2
+    assert not sink.mostly_unusable()
+    sink = fold(False, [[row("i1", D1), row("i2", D1, report_date="?"), row("i3", D1, incident_id=None)]])
+    assert sink.mostly_unusable()  # 2 of 3 rows left out
 
 
 def test_rendering_orders_each_series_by_time_and_ends_with_eof() -> None:
@@ -399,3 +418,15 @@ def test_standard_output_holds_only_openmetrics_whatever_is_logged() -> None:
     assert proc.stdout.endswith("# EOF\n")
     assert parse(proc.stdout), "no samples"
     assert "soda request" not in proc.stdout + proc.stderr, "debug lines stay off by default"
+
+
+def test_mostly_unusable_rows_write_nothing_and_exit_1(
+    simulator: SimulatorServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rule = {"kind": "null_fields", "path": "/v1/impact/incidents", "fields": ["report_date"]}
+    simulator.set_faults(FaultPlan.from_dict({"rules": [rule]}))
+    out = tmp_path / "out.om"
+    today = simulator.organisation.now.date().isoformat()
+    assert run_cli(["--from", today, "--to", today, "-o", str(out)], sim_env(simulator)) == 1
+    assert "rows unusable" in capsys.readouterr().err
+    assert not out.exists()
