@@ -17,6 +17,8 @@ from exporter.settings import Config
 from exporter.soda.credentials import CredentialSource
 from exporter.soda.reporting import ReportingClient
 from exporter.state import ExporterState
+from exporter.web.config_door import WebConfigDoor
+from exporter.web.door import FrontDoor, OpenDoor
 from exporter.webhook import WebhookReceiver, build_webhook
 
 log = structlog.get_logger("exporter")
@@ -28,6 +30,18 @@ def _secrets_of(credentials: CredentialSource) -> Any:
         return [creds.key_id, creds.key_secret]
 
     return current
+
+
+def build_front_door(config: Config, metrics: ExporterMetrics) -> FrontDoor:
+    """The security layer of the HTTP server: the --web.config.file's, or an open door without one."""
+    if config.web_config_file is None:
+        return OpenDoor()
+    failures = metrics.web_auth_failures
+    return WebConfigDoor(
+        config.web_config_file,
+        on_failure=lambda reason: failures.labels(reason).inc(),
+        on_reload=lambda ok: metrics.web_config_reload_ok.set(1 if ok else 0),
+    )
 
 
 class Exporter:
@@ -42,6 +56,7 @@ class Exporter:
         # The first organisation's parts, for single-organisation callers.
         self.poller = self.pollers[0]
         self.client = self.poller.client
+        self.door = build_front_door(config, self.metrics)
         self.server = ExporterHTTPServer(
             (config.listen_host, config.listen_port), self.state, config.telemetry_path, config.max_workers
         )

@@ -126,6 +126,12 @@ FLAGS: tuple[Flag, ...] = (
     Flag(
         "--web.listen-address", DEFAULT_LISTEN_ADDRESS, "Address to serve metrics on.", parse_listen_address
     ),
+    Flag(
+        "--web.config.file",
+        None,
+        "Web configuration file (TLS, basic auth, headers) in the Prometheus exporter-toolkit format; "
+        "re-read when it or a file it names changes.",
+    ),
     Flag("--web.telemetry-path", "/metrics", "Path under which to expose metrics.", _telemetry_path),
     Flag("--web.max-workers", "8", "Threads serving HTTP requests at once.", _concurrency),
     Flag("--soda.region", "eu", "Soda Cloud region; picks both base URLs.", str, ("eu", "us")),

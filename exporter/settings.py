@@ -12,6 +12,8 @@ from exporter.organizations import REGIONS, Organization, OrganizationsFileError
 from exporter.poller import PollSettings
 from exporter.snapshot import SnapshotSettings
 from exporter.soda.credentials import CredentialsError, CredentialSource
+from exporter.web.config_door import load
+from exporter.web.webconfig import WebConfigError
 from exporter.webhook_settings import WebhookSettings, webhook_settings
 
 
@@ -42,6 +44,7 @@ class Config:
     demo: bool
     organizations: tuple[Organization, ...] = ()
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    web_config_file: str | None = None
 
     @property
     def labelled(self) -> bool:
@@ -70,6 +73,16 @@ def _webhook(values: dict[str, Any], environ: Mapping[str, str]) -> WebhookSetti
         return webhook_settings(values, environ)
     except ValueError as exc:  # the token and actions-file errors name their flag or variable
         raise ConfigError(str(exc)) from None
+
+
+def _web_config_file(path: str | None) -> str | None:
+    if not path:
+        return None
+    try:
+        load(path)  # the same checks every reload makes: the file, and the certificates it names
+    except WebConfigError as exc:
+        raise ConfigError(f"--web.config.file: {exc}") from None
+    return path
 
 
 def make_config(namespace: argparse.Namespace, values: dict[str, Any], environ: Mapping[str, str]) -> Config:
@@ -124,6 +137,7 @@ def make_config(namespace: argparse.Namespace, values: dict[str, Any], environ: 
         demo=demo,
         organizations=organizations,
         webhook=_webhook(values, environ),
+        web_config_file=_web_config_file(values["web_config_file"]),
     )
 
 
