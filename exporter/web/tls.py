@@ -6,6 +6,7 @@ import contextlib
 import os
 import ssl
 import tempfile
+import warnings
 from collections.abc import Iterator
 
 from exporter.web import native
@@ -130,8 +131,10 @@ def _self_check(settings: TLSSettings, require: bool) -> None:
 def build_context(settings: TLSSettings, *, check: bool = True) -> ssl.SSLContext:
     """A server SSLContext for ``settings``; WebConfigError names the key when a file or value is unusable."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = VERSIONS[settings.min_version]
-    context.maximum_version = VERSIONS[settings.max_version]
+    with warnings.catch_warnings():  # TLS 1.0 and 1.1 are deprecated, and here only when asked for
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = VERSIONS[settings.min_version]
+        context.maximum_version = VERSIONS[settings.max_version]
     _ciphers(context, settings, settings.min_version in ("TLS10", "TLS11"))
     if settings.prefer_server_cipher_suites:
         context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
