@@ -57,6 +57,9 @@ class Exporter:
         self.poller = self.pollers[0]
         self.client = self.poller.client
         self.door = build_front_door(config, self.metrics)
+        if not isinstance(self.door, OpenDoor):
+            # This thread-pool server has no front door: serving without it would drop TLS and auth.
+            raise SystemExit("soda-incidents-exporter: error: --web.config.file needs the asyncio server")
         self.server = ExporterHTTPServer(
             (config.listen_host, config.listen_port), self.state, config.telemetry_path, config.max_workers
         )
