@@ -12,13 +12,15 @@ from exporter.logs import add_secret_source
 from exporter.metrics import ExporterMetrics
 from exporter.organizations import Organization
 from exporter.poller import Poller
-from exporter.server import ExporterHTTPServer
 from exporter.settings import Config
 from exporter.soda.credentials import CredentialSource
 from exporter.soda.reporting import ReportingClient
 from exporter.state import ExporterState
 from exporter.web.config_door import WebConfigDoor
 from exporter.web.door import FrontDoor, OpenDoor
+from exporter.web.landing import LandingInfo
+from exporter.web.pages import ExporterPages
+from exporter.web.server import WebServer
 from exporter.webhook import WebhookReceiver, build_webhook
 
 log = structlog.get_logger("exporter")
@@ -47,7 +49,7 @@ def build_front_door(config: Config, metrics: ExporterMetrics) -> FrontDoor:
 class Exporter:
     """A running exporter: one poller thread per organisation and the HTTP server."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, door: FrontDoor | None = None) -> None:
         self.config = config
         self.stop_event = threading.Event()
         self.metrics = ExporterMetrics(("organization",) if config.labelled else ())
@@ -56,13 +58,14 @@ class Exporter:
         # The first organisation's parts, for single-organisation callers.
         self.poller = self.pollers[0]
         self.client = self.poller.client
-        self.door = build_front_door(config, self.metrics)
-        if not isinstance(self.door, OpenDoor):
-            # This thread-pool server has no front door: serving without it would drop TLS and auth.
-            raise SystemExit("soda-incidents-exporter: error: --web.config.file needs the asyncio server")
-        self.server = ExporterHTTPServer(
-            (config.listen_host, config.listen_port), self.state, config.telemetry_path, config.max_workers
+        self.door = door if door is not None else build_front_door(config, self.metrics)
+        # Binds now: a bad or busy address fails here, with the address named (ListenError).
+        self.server = WebServer(
+            config.listen_addresses, door=self.door, limits=config.web_limits, registry=self.metrics.registry
         )
+        intervals = {p.organization: p.settings.interval_seconds for p in self.pollers}
+        info = LandingInfo(config.telemetry_path, config.demo, intervals)
+        ExporterPages(self.state, info).install(self.server)
         self._threads: list[threading.Thread] = []
         self.webhook: WebhookReceiver | None = None
         if config.webhook.enabled:
@@ -99,7 +102,7 @@ class Exporter:
     @property
     def port(self) -> int:
         """The bound port (useful when configured as 0)."""
-        return int(self.server.server_address[1])
+        return self.server.port
 
     def start(self, *, poll: bool = True) -> None:
         """Start polling (unless ``poll`` is False) and serving in background threads."""
@@ -107,12 +110,12 @@ class Exporter:
             self._threads.append(poller.start(self.stop_event))
         if self.webhook is not None:
             self._threads.append(self.webhook.start(self.stop_event))
-        thread = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
-        thread.start()
-        self._threads.append(thread)
+        self.server.start()
+        addresses = self.server.describe()
         log.info(
             "started",
-            listen=f"{self.config.listen_host or '0.0.0.0'}:{self.port}",
+            listen=addresses[0],
+            listen_addresses=addresses,
             telemetry_path=self.config.telemetry_path,
             organizations=[p.organization for p in self.pollers],
             reporting_urls=[p.client.http.base_url for p in self.pollers],
@@ -122,9 +125,7 @@ class Exporter:
     def stop(self, timeout: float = 4.0) -> None:
         """Stop polling and serving; returns within ``timeout`` seconds."""
         self.stop_event.set()
-        if self._threads:  # shutdown() waits for serve_forever, which only runs once started
-            self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
         if self.webhook is not None:
             self.webhook.close()
         for poller in self.pollers:
