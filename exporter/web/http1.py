@@ -65,6 +65,28 @@ class Shared:
         return self._date[1]
 
 
+class _Handshaking(asyncio.Protocol):
+    """Stands in for the connection during its TLS handshake, keeping what arrives before it is done.
+
+    Bytes decrypted right after the handshake reach the application protocol before ``start_tls``
+    returns; and after a failed handshake asyncio hands the application the raw bytes that follow.
+    The first are replayed to the connection once it takes over; the second are dropped with this.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+        self.eof = False
+
+    def data_received(self, data: bytes) -> None:
+        """Keep the bytes for the connection."""
+        self.received.append(data)
+
+    def eof_received(self) -> bool | None:
+        """Remember the client's close."""
+        self.eof = True
+        return None
+
+
 def _has_body(event: h11.Request) -> bool:
     for name, value in event.headers:
         if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
@@ -94,6 +116,7 @@ class HttpConnection(asyncio.Protocol):
         self._stalled_at = 0
         self._idle = False  # waiting between requests of a kept-alive connection
         self._closing = False  # no more requests are read once the answer is out
+        self._tls = False
         self._closed = False
 
     # --- connection life ---------------------------------------------------------------------
@@ -110,10 +133,11 @@ class HttpConnection(asyncio.Protocol):
         self.loop.create_task(self._upgrade(transport, context))
 
     async def _upgrade(self, transport: Any, context: ssl.SSLContext) -> None:
+        early = _Handshaking()
         try:
             tls = await self.loop.start_tls(
                 transport,
-                self,
+                early,
                 context,
                 server_side=True,
                 ssl_handshake_timeout=self.shared.limits.read_header_timeout,
@@ -130,7 +154,13 @@ class HttpConnection(asyncio.Protocol):
             tls.abort()
             self._forget()
             return
+        self._tls = True
+        tls.set_protocol(self)
         self._ready(tls)
+        for data in early.received:
+            self.data_received(data)
+        if early.eof:
+            self.eof_received()
 
     def _ready(self, transport: Any) -> None:
         self.transport = transport
@@ -189,7 +219,8 @@ class HttpConnection(asyncio.Protocol):
         """The client finished sending: answer what it sent (h11 reports the close after), then close."""
         self.h11.receive_data(b"")
         self._process()
-        return True  # half-open: the transport stays up until the answer is out
+        # Half-open, the transport stays up until the answer is out (TLS transports close regardless).
+        return None if self._tls else True
 
     def _process(self) -> None:
         while not self._responding and not self._closing and not self._closed:
