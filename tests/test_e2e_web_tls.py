@@ -4,6 +4,7 @@ certificates and passwords apply without a restart. Certificates are made per te
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import re
@@ -64,17 +65,17 @@ def curl(url: str, *args: str) -> tuple[int, str, str]:
     return done.returncode, done.stdout.strip(), done.stderr
 
 
-def s_client(port: int, *args: str) -> str:
-    """``openssl s_client`` to the port; its whole output."""
+def s_client(port: int, *args: str) -> tuple[int, str]:
+    """``openssl s_client`` sending ``GET /healthz`` (HTTP/1.0, so the server closes); (exit code, output)."""
     openssl = require_binary("openssl")
     done = subprocess.run(
-        [openssl, "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "localhost", *args],
-        input="",
+        [openssl, "s_client", "-ign_eof", "-connect", f"127.0.0.1:{port}", "-servername", "localhost", *args],
+        input="GET /healthz HTTP/1.0\r\n\r\n",
         capture_output=True,
         text=True,
         timeout=30,
     )
-    return done.stdout + done.stderr
+    return done.returncode, done.stdout + done.stderr
 
 
 def web_exporter(
@@ -238,7 +239,8 @@ def test_curl_and_openssl_show_the_refusals(
     }
     basic = web_exporter(start_exporter, simulator, write_web_config(tmp_path / "basic.yml", basic_config))
     base = f"https://127.0.0.1:{basic.port}"
-    assert curl(f"{base}/metrics", *cacert, "-u", f"prometheus:{PASSWORD}")[:2] == (0, "200")
+    got = curl(f"{base}/metrics", *cacert, "-u", f"prometheus:{PASSWORD}")
+    assert got[:2] == (0, "200"), got
     assert curl(f"{base}/metrics", *cacert, "-u", "prometheus:wrong")[:2] == (0, "401")
     assert curl(f"{base}/metrics", *cacert, "-u", f"nobody:{PASSWORD}")[:2] == (0, "401")
     for path in ("/metrics", "/", "/healthz", "/readyz"):  # every endpoint is protected
@@ -265,12 +267,16 @@ def test_curl_and_openssl_show_the_refusals(
     assert curl(f"http://127.0.0.1:{basic.port}/metrics")[1] != "200"  # plain HTTP gets no metrics
 
     # TLS 1.1 is refused by the server: this client can speak it (security level 0), as the control shows.
-    old = s_client(basic.port, "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0")
-    assert "alert protocol version" in old, old
+    code, old = s_client(basic.port, "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0")
+    assert code != 0 and "Cipher is (NONE)" in old, old
     tls11_config = {"tls_server_config": tls_server_config(pki, min_version="TLS11")}
     tls11 = web_exporter(start_exporter, simulator, write_web_config(tmp_path / "tls11.yml", tls11_config))
-    accepted = s_client(tls11.port, "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0", "-CAfile", str(pki.ca_file))
-    assert re.search(r"Protocol\s*:\s*TLSv1\.1", accepted), accepted
+    code, accepted = s_client(
+        tls11.port, "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0", "-CAfile", str(pki.ca_file)
+    )
+    assert code == 0 and re.search(r"Protocol\s*:\s*TLSv1\.1", accepted) and "HTTP/1.1 200" in accepted, (
+        accepted
+    )
 
     mtls_config = {
         "tls_server_config": tls_server_config(
@@ -281,7 +287,13 @@ def test_curl_and_openssl_show_the_refusals(
     url = f"https://127.0.0.1:{mtls.port}/metrics"
     code, status, err = curl(url, *cacert)
     assert code != 0 and status == "000", (code, status, err)  # the handshake fails, no HTTP at all
-    assert "certificate required" in s_client(mtls.port, "-CAfile", str(pki.ca_file))
+    ca_file = ("-CAfile", str(pki.ca_file))
+    client = ("-cert", str(pki.client_cert), "-key", str(pki.client_key))
+    for version in ("-tls1_2", "-tls1_3"):
+        code, out = s_client(mtls.port, *ca_file, version)
+        assert code != 0 and "HTTP/1.1" not in out, out  # the handshake fails: no certificate
+        code, out = s_client(mtls.port, *ca_file, version, *client)
+        assert code == 0 and "HTTP/1.1 200" in out, out
     foreign_cert, foreign_key = pki.foreign_client()
     assert curl(url, *cacert, "--cert", str(foreign_cert), "--key", str(foreign_key))[1] == "000"
     assert curl(url, *cacert, "--cert", str(pki.client_cert), "--key", str(pki.client_key))[:2] == (0, "200")
@@ -352,3 +364,67 @@ def test_rotated_certificate_and_password_apply_without_restart(
     wait_until(reload_failed, timeout=15)
     time.sleep(1.5)
     assert curl(base, *cacert, "-u", "prometheus:rotated-password")[:2] == (0, "200")
+
+
+def request_with_the_last_handshake_flight(
+    port: int, pki: Pki, cert: tuple[Path, Path] | None
+) -> tuple[bytes, bytes]:
+    """Send the request in the same segment as the client's Finished; (raw bytes received, decrypted)."""
+    context = ssl.create_default_context(cafile=str(pki.ca_file))
+    if cert is not None:
+        context.load_cert_chain(str(cert[0]), str(cert[1]))
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+    with socket.create_connection(("127.0.0.1", port), timeout=3) as sock:
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                sock.sendall(outgoing.read())
+                incoming.write(sock.recv(65536))
+        tls.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        sock.sendall(outgoing.read())
+        raw = b""
+        try:
+            while chunk := sock.recv(65536):
+                raw += chunk
+        except (ConnectionResetError, TimeoutError):
+            pass
+    incoming.write(raw)
+    plain = b""
+    with contextlib.suppress(ssl.SSLError):
+        while chunk := tls.read(65536):
+            plain += chunk
+    return raw, plain
+
+
+def test_a_request_riding_with_the_handshake_is_answered_over_tls_after_the_peer_check(
+    simulator: SimulatorServer, start_exporter: Callable[..., Exporter], pki: Pki, tmp_path: Path
+) -> None:
+    tls = tls_server_config(
+        pki,
+        client_auth_type="RequireAndVerifyClientCert",
+        client_ca_file=str(pki.ca_file),
+        client_allowed_sans=[pki.client_san],
+    )
+    exporter = web_exporter(
+        start_exporter, simulator, write_web_config(tmp_path / "web.yml", {"tls_server_config": tls})
+    )
+    for _ in range(3):
+        raw, plain = request_with_the_last_handshake_flight(
+            exporter.port, pki, (pki.client_cert, pki.client_key)
+        )
+        assert not raw.startswith(b"HTTP/"), raw[:60]  # never plain text on a TLS connection
+        assert plain.startswith(b"HTTP/1.1 200 "), plain[:60]
+    other = pki.client("other.example.com", "other")  # same CA, a SAN not on the list
+    for _ in range(3):
+        raw, plain = request_with_the_last_handshake_flight(exporter.port, pki, other)
+        assert b"HTTP/" not in raw + plain
+    text = requests.get(
+        f"https://127.0.0.1:{exporter.port}/metrics",
+        verify=str(pki.ca_file),
+        cert=(str(pki.client_cert), str(pki.client_key)),
+        timeout=10,
+    ).text
+    assert samples(text)[("soda_exporter_web_auth_failures_total", (("reason", "client_certificate"),))] == 3
