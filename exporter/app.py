@@ -46,6 +46,18 @@ def build_front_door(config: Config, metrics: ExporterMetrics) -> FrontDoor:
     )
 
 
+def _check_webhook_behind_basic_auth(door: FrontDoor, webhook: WebhookReceiver) -> None:
+    """Warn when basic auth is on but no user's password is the webhook token: Alertmanager can't get in."""
+    if not isinstance(door, WebConfigDoor) or not door.config.users:
+        return
+    if not door.users_with_password(webhook.token.get()):
+        log.warning(
+            "no basic_auth_users entry has the webhook token as its password, so Alertmanager's basic "
+            "auth cannot reach the webhook: hash the token for Alertmanager's user",
+            path=door.path,
+        )
+
+
 class Exporter:
     """A running exporter: one poller thread per organisation and the HTTP server."""
 
@@ -71,6 +83,7 @@ class Exporter:
         if config.webhook.enabled:
             self.webhook = build_webhook(config, self.state, self.metrics, self.pollers)
             self.webhook.install(self.server)
+            _check_webhook_behind_basic_auth(self.door, self.webhook)
 
     def _poller_for(self, org: Organization) -> Poller:
         values: tuple[str, ...] = (org.name or "",) if self.config.labelled else ()

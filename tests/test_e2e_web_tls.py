@@ -5,7 +5,6 @@ certificates and passwords apply without a restart. Certificates are made per te
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import re
 import socket
@@ -28,14 +27,7 @@ from tests.conftest import free_port, incident, make_org, samples, sim_env, wait
 from tests.monitoring_stack import Processes, PrometheusAPI, wait_for
 from tests.tls_support import Pki, bcrypt_hash, make_pki, tls_server_config, write_web_config
 
-SERVER_TAKES_A_DOOR = importlib.util.find_spec("exporter.web.server") is not None
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not SERVER_TAKES_A_DOOR,
-        reason="this tree's HTTP server has no FrontDoor hook yet (the asyncio exporter/web/server.py)",
-    ),
-]
+pytestmark = pytest.mark.e2e
 
 PASSWORD = "scrape-password-81c2"
 TOKEN = "e2e-webhook-token-5d0e27b4"

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import bcrypt
 import structlog
 
-from exporter.web.basic_auth import BasicAuth
+from exporter.web.basic_auth import BCRYPT_MAX_BYTES, BasicAuth
 from exporter.web.tls import build_context
 from exporter.web.webconfig import WebConfig, WebConfigError, load_web_config
 
@@ -109,6 +110,23 @@ class WebConfigDoor:
         self._checked = clock()
         self._failed: Stamp | None = None
         self._on_reload(True)
+        tls = self._loaded.config.tls
+        log.info(
+            "web config loaded",
+            path=path,
+            tls=tls is not None,
+            client_auth_type=tls.client_auth_type if tls else None,
+            min_version=tls.min_version if tls else None,
+            basic_auth_users=len(self._loaded.config.users),
+        )
+
+    def users_with_password(self, password: str) -> list[str]:
+        """The ``basic_auth_users`` whose hash is of ``password`` (one bcrypt per user: for start-up)."""
+        auth = self._loaded.auth
+        if auth is None:
+            return []
+        secret = password.encode()[:BCRYPT_MAX_BYTES]
+        return [name for name, hashed in auth.users.items() if bcrypt.checkpw(secret, hashed)]
 
     @property
     def config(self) -> WebConfig:
