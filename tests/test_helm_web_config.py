@@ -153,6 +153,8 @@ def test_inconsistent_values_fail_to_render(changes: dict[str, Any], needle: str
         {"webConfig.config": {"rate_limit": {}}},
         {"webConfig.config": {"basic_auth_users": {"a": "plain"}}},
         {"webConfig.extra": 1},
+        {"webConfig.config.tls_server_config.certfile": "tls.crt"},
+        {"webConfig.config.http_server_config.gzip": True},
     ],
 )
 def test_the_schema_refuses_bad_web_config_values(changes: dict[str, Any]) -> None:
@@ -165,3 +167,19 @@ def test_the_values_file_is_documented_in_the_chart_readme() -> None:
         Path(__file__).resolve().parent.parent / "deploy/helm/soda-incidents-exporter/README.md"
     ).read_text()
     assert "webConfig" in readme and "tcpSocket" in readme
+
+
+def test_the_schema_lists_the_keys_the_exporter_reads() -> None:
+    import json
+
+    from exporter.web.webconfig import HTTP_KEYS, TLS_KEYS, TOP_KEYS
+
+    schema = json.loads(
+        (
+            Path(__file__).resolve().parent.parent / "deploy/helm/soda-incidents-exporter/values.schema.json"
+        ).read_text()
+    )
+    config = schema["properties"]["webConfig"]["properties"]["config"]
+    assert set(config["propertyNames"]["enum"]) == set(TOP_KEYS) - {"rate_limit"}  # refused by the exporter
+    assert config["properties"]["tls_server_config"]["propertyNames"]["enum"] == list(TLS_KEYS)
+    assert config["properties"]["http_server_config"]["propertyNames"]["enum"] == list(HTTP_KEYS)

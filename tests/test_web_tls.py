@@ -176,3 +176,35 @@ def test_a_missing_certificate_file_is_named(pki: Pki) -> None:
     with pytest.raises(WebConfigError) as exc:
         server_context(pki, cert_file=str(pki.root / "absent.crt"))
     assert "tls_server_config.cert_file/key_file" in str(exc.value)
+
+
+def test_unverified_modes_refuse_to_start_when_the_native_call_cannot_be_made(
+    pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exporter.web import native, tls
+
+    def unavailable(*_args: Any, **_kwargs: Any) -> None:
+        raise native.NativeTLSError("libssl functions not reachable")
+
+    monkeypatch.setattr(native, "accept_unverified_client_certificates", unavailable)
+    with pytest.raises(WebConfigError) as exc:
+        server_context(pki, client_auth_type="RequestClientCert")
+    assert str(exc.value).startswith("tls_server_config.client_auth_type: RequestClientCert cannot be served")
+    monkeypatch.undo()
+    monkeypatch.setattr(tls, "_native_checked", set())
+    monkeypatch.setattr(native, "handshake", lambda *_args: "server: PEER_DID_NOT_RETURN_A_CERTIFICATE")
+    with pytest.raises(WebConfigError) as exc:
+        server_context(pki, client_auth_type="RequireAnyClientCert")
+    assert "self-check: a client certificate was refused" in str(exc.value)
+
+
+def test_the_self_check_runs_once_per_mode(pki: Pki, monkeypatch: pytest.MonkeyPatch) -> None:
+    from exporter.web import native, tls
+
+    monkeypatch.setattr(tls, "_native_checked", set())
+    calls: list[object] = []
+    real = native.handshake
+    monkeypatch.setattr(native, "handshake", lambda *args: calls.append(args) or real(*args))
+    for _ in range(3):
+        server_context(pki, client_auth_type="RequireAnyClientCert")
+    assert len(calls) == 2  # with a certificate, and without one: once

@@ -112,24 +112,30 @@ def _client_auth(context: ssl.SSLContext, settings: TLSSettings) -> None:
 
 def _self_check(settings: TLSSettings, require: bool) -> None:
     """Prove on a real handshake that an unverified client certificate is taken (and, if required, needed)."""
-    server = build_context(settings, check=False)
-    with_cert = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    with_cert.check_hostname = False
-    with_cert.verify_mode = ssl.CERT_NONE
-    with _cert_and_key(settings) as (cert, key):  # the server's own pair: a certificate no CA vouches for
-        with_cert.load_cert_chain(cert, key)
-    failure = native.handshake(server, with_cert)
+
+    def server() -> ssl.SSLContext:
+        context = _base_context(settings)
+        native.accept_unverified_client_certificates(context, require=require)
+        return context
+
+    def client(with_certificate: bool) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        if with_certificate:  # the server's own pair: a certificate no configured CA vouches for
+            with _cert_and_key(settings) as (cert, key):
+                context.load_cert_chain(cert, key)
+        return context
+
+    failure = native.handshake(server(), client(True))
     if failure is not None:
         raise native.NativeTLSError(f"self-check: a client certificate was refused ({failure})")
-    without = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    without.check_hostname = False
-    without.verify_mode = ssl.CERT_NONE
-    if require and native.handshake(build_context(settings, check=False), without) is None:
+    if require and native.handshake(server(), client(False)) is None:
         raise native.NativeTLSError("self-check: a client without a certificate was let in")
 
 
-def build_context(settings: TLSSettings, *, check: bool = True) -> ssl.SSLContext:
-    """A server SSLContext for ``settings``; WebConfigError names the key when a file or value is unusable."""
+def _base_context(settings: TLSSettings) -> ssl.SSLContext:
+    """Versions, suites, curves and the server certificate: everything but the client-certificate policy."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     with warnings.catch_warnings():  # TLS 1.0 and 1.1 are deprecated, and here only when asked for
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -147,9 +153,11 @@ def build_context(settings: TLSSettings, *, check: bool = True) -> ssl.SSLContex
             raise WebConfigError(f"{WHERE}.curve_preferences: cannot be set here: {exc}") from None
     context.set_alpn_protocols(["http/1.1"])  # the server speaks HTTP/1.1 only
     _load_certificate(context, settings)
-    if check:
-        _client_auth(context, settings)
-    else:  # inside the self-check: the mode without a second self-check
-        require = settings.client_auth_type == "RequireAnyClientCert"
-        native.accept_unverified_client_certificates(context, require=require)
+    return context
+
+
+def build_context(settings: TLSSettings) -> ssl.SSLContext:
+    """A server SSLContext for ``settings``; WebConfigError names the key when a file or value is unusable."""
+    context = _base_context(settings)
+    _client_auth(context, settings)
     return context
