@@ -56,6 +56,17 @@ class Shared:
         self.server_name = server_name
         self.connections: set[HttpConnection] = set()
         self._date = (0, "")
+        bounds = (limits.read_header_timeout, limits.read_timeout, limits.idle_timeout, limits.write_timeout)
+        # Bounds are kept to within a fifth of the shortest (and at most a second) past their time.
+        self.sweep_interval = min(1.0, max(0.05, min(bounds) / 5))
+
+    def sweep(self, now: float) -> None:
+        """Act on every connection whose read or write deadline has passed."""
+        for connection in list(self.connections):
+            if connection.read_deadline and now >= connection.read_deadline:
+                connection.read_timed_out()
+            if connection.write_deadline and now >= connection.write_deadline:
+                connection.write_timed_out()
 
     def date(self) -> str:
         """The Date header's value, formatted once a second."""
@@ -102,8 +113,11 @@ class HttpConnection(asyncio.Protocol):
         self.loop = loop
         self.transport: Any = None
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=shared.limits.max_head_bytes)
-        self._read_timer: asyncio.TimerHandle | None = None
-        self._write_timer: asyncio.TimerHandle | None = None
+        # Deadlines on the loop's clock (0: none), checked by the loop's sweep (Shared.sweep): cheaper
+        # than a timer handle armed and cancelled several times per request.
+        self.read_deadline = 0.0
+        self.write_deadline = 0.0
+        self._reading_paused = False
         self._request_deadline = 0.0
         self._head: h11.Request | None = None
         self._early: Response | None = None  # an answer decided from the head alone
@@ -175,9 +189,7 @@ class HttpConnection(asyncio.Protocol):
     def _forget(self) -> None:
         self._closed = True
         self._pending.clear()
-        for timer in (self._read_timer, self._write_timer):
-            if timer is not None:
-                timer.cancel()
+        self.read_deadline = self.write_deadline = 0.0
         self.shared.connections.discard(self)
 
     def close(self) -> None:
@@ -193,13 +205,11 @@ class HttpConnection(asyncio.Protocol):
             self.transport.close()
 
     def _arm_read(self, seconds: float) -> None:
-        if self._read_timer is not None:
-            self._read_timer.cancel()
-        self._read_timer = self.loop.call_later(max(0.0, seconds), self._read_timed_out)
+        self.read_deadline = self.loop.time() + max(0.0, seconds)
 
-    def _read_timed_out(self) -> None:
+    def read_timed_out(self) -> None:
         """Idle, head or body took too long: close (the client gets no answer it could still use)."""
-        self._read_timer = None
+        self.read_deadline = 0.0
         if not self._responding:
             self._shut()
 
@@ -291,9 +301,7 @@ class HttpConnection(asyncio.Protocol):
         self._body.append(data)
 
     def _on_end(self) -> None:
-        if self._read_timer is not None:
-            self._read_timer.cancel()
-            self._read_timer = None
+        self.read_deadline = 0.0
         head = self._head
         assert head is not None
         if self._early is not None:
@@ -344,9 +352,13 @@ class HttpConnection(asyncio.Protocol):
             return
         self._responding = True
         self._close_after = close or response.close or self.h11.our_state is h11.MUST_CLOSE
-        self.transport.pause_reading()  # pipelined requests wait in the kernel, not in our memory
         self._queue(head, parts)
         self._pump()
+        if self._responding and not self._closing:
+            # The client is slow to take the answer: its pipelined requests wait in the kernel, not
+            # in our memory (pausing only now saves two system calls on every quick answer).
+            self._reading_paused = True
+            self.transport.pause_reading()
 
     def _queue(self, head: bytes, parts: tuple[bytes, ...]) -> None:
         first = [head]
@@ -381,7 +393,9 @@ class HttpConnection(asyncio.Protocol):
             self._shut()
             return
         self.h11.start_next_cycle()
-        self.transport.resume_reading()
+        if self._reading_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
         if self.h11.trailing_data[0] or self.h11.trailing_data[1]:
             # Pipelined bytes (or the client's close) already arrived; go on from the loop, not from
             # here, so a long pipeline cannot nest calls.
@@ -401,19 +415,15 @@ class HttpConnection(asyncio.Protocol):
     def resume_writing(self) -> None:
         """The client took enough: go on."""
         self._write_paused = False
-        if self._write_timer is not None:
-            self._write_timer.cancel()
-            self._write_timer = None
+        self.write_deadline = 0.0
         self._pump()
 
     def _arm_write(self) -> None:
-        if self._write_timer is not None:
-            self._write_timer.cancel()
-        self._write_timer = self.loop.call_later(self.shared.limits.write_timeout, self._write_check)
+        self.write_deadline = self.loop.time() + self.shared.limits.write_timeout
 
-    def _write_check(self) -> None:
+    def write_timed_out(self) -> None:
         """Disconnect a client that took no byte for write_timeout; give one that reads more time."""
-        self._write_timer = None
+        self.write_deadline = 0.0
         if self._closed or not self._write_paused:
             return
         left = self.transport.get_write_buffer_size()

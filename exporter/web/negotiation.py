@@ -1,9 +1,10 @@
 """Content negotiation for /metrics: prometheus_client's own choice, fed the client's preferences in order.
 
-prometheus_client's ``choose_encoder`` and ``gzip_accepted`` take the first acceptable entry and ignore
-q-values, so ``text/plain;q=1,application/openmetrics-text;q=0.1`` would get OpenMetrics. Ordering the
-entries by q-value (highest first, ties in the client's order) and dropping the ``q=0`` ones before
-asking them makes their answer the one the client prefers.
+prometheus_client's ``choose_encoder`` and ``gzip_accepted`` ignore q-values, and ``choose_encoder``
+passes over ``text/plain;version=0.0.4`` looking for something better, so
+``text/plain;version=0.0.4;q=1,application/openmetrics-text;q=0.1`` would get OpenMetrics. Here the
+entries are ordered by q-value (highest first, ties in the client's order), the ``q=0`` ones dropped,
+and each is judged in turn, OpenMetrics versions by ``choose_encoder`` itself.
 """
 
 from __future__ import annotations
@@ -60,7 +61,22 @@ def _gzip_wanted(accept_encoding: str | None) -> bool:
     return "gzip" not in named and "*" in {entry.split(";")[0].strip() for entry in preferred.split(",")}
 
 
+def _wants_openmetrics(accept: str | None) -> bool:
+    """Whether the most preferred entry the exporter can serve is OpenMetrics.
+
+    Entries are tried best first; ``choose_encoder`` judges each OpenMetrics entry (its version), and
+    the first text or wildcard entry settles on text. Entries of other types are passed over.
+    """
+    for entry in by_preference(accept).split(","):
+        media = entry.split(";")[0].strip().lower()
+        if media == "application/openmetrics-text":
+            if choose_encoder(entry)[1].startswith("application/openmetrics-text"):
+                return True
+        elif media in ("text/plain", "text/*", "*/*"):
+            return False
+    return False
+
+
 def negotiate(accept: str | None, accept_encoding: str | None) -> Choice:
     """Pick the exposition format and encoding the client prefers among those the exporter has ready."""
-    _, content_type = choose_encoder(by_preference(accept))
-    return Choice(content_type.startswith("application/openmetrics-text"), _gzip_wanted(accept_encoding))
+    return Choice(_wants_openmetrics(accept), _gzip_wanted(accept_encoding))

@@ -1,16 +1,17 @@
-"""The HTTP server: an asyncio event loop in its own thread, one h11 protocol per connection.
+"""The HTTP server: asyncio event loops in their own threads, one h11 protocol per connection.
 
 The sockets are bound when the server is built, so a bad address fails at start-up with the address
-named; serving starts with ``start()``. Handlers run on the loop: they must be quick and never block
-(the exporter's pages serve bytes rendered elsewhere).
+named; serving starts with ``start()``. The first loop accepts and deals connections to the loops in
+turn (one loop by default, see DEFAULT_LOOPS). Handlers run on the loops: they must be quick and never
+block (the exporter's pages serve bytes rendered elsewhere).
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
+import itertools
+import socket
 import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,22 +19,68 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter
 
 from exporter import __version__
+from exporter.web.accept import ACCEPT_FAILURE_REASONS, Acceptor
 from exporter.web.door import FrontDoor, OpenDoor
-from exporter.web.http1 import Limits, Shared, protocol_factory
+from exporter.web.http1 import HttpConnection, Limits, Shared
 from exporter.web.listen import bind_all, format_address
 from exporter.web.messages import Handler, Route
 
 log = structlog.get_logger("exporter")
 
-ACCEPT_FAILURE_REASONS = {
-    errno.EMFILE: "process_open_files_limit",
-    errno.ENFILE: "system_open_files_limit",
-    errno.ENOBUFS: "out_of_memory",
-    errno.ENOMEM: "out_of_memory",
-}
-# One log line per this many seconds while accepting keeps failing; the counter counts every failure.
-ACCEPT_LOG_INTERVAL_SECONDS = 10.0
+# One loop: on the machines measured, more loops did not raise throughput (they share one GIL).
+DEFAULT_LOOPS = 1
 STOP_TIMEOUT_SECONDS = 1.0
+
+
+class _Loop:
+    """One event loop, its thread and its connections."""
+
+    def __init__(self, index: int, shared: Shared) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.loop.set_exception_handler(_loop_exception)
+        self.shared = shared
+        self.thread = threading.Thread(target=self._run, name=f"http-{index}", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.call_soon(self._sweep)
+        try:
+            self.loop.run_forever()
+        finally:
+            self.loop.close()
+
+    def _sweep(self) -> None:
+        self.shared.sweep(self.loop.time())
+        self.loop.call_later(self.shared.sweep_interval, self._sweep)
+
+    def adopt(self, conn: socket.socket) -> None:
+        """Serve an accepted socket on this loop (call on this loop)."""
+        task = self.loop.create_task(
+            self.loop.connect_accepted_socket(lambda: HttpConnection(self.shared, self.loop), conn)
+        )
+        task.add_done_callback(_drop_failed(conn))
+
+    def shutdown(self) -> None:
+        """Drop every connection and end the loop (call on this loop)."""
+        for connection in list(self.shared.connections):
+            connection.close()
+        # One more turn lets the aborted transports release their sockets before the loop ends.
+        self.loop.call_soon(self.loop.stop)
+
+
+def _drop_failed(conn: socket.socket) -> Any:
+    def done(task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            conn.close()
+
+    return done
+
+
+def _loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A connection's transport failed outside our code: log it without a traceback (rare)."""
+    log.warning(
+        "HTTP server event loop error", message=context.get("message"), error=str(context.get("exception"))
+    )
 
 
 class WebServer:
@@ -46,6 +93,7 @@ class WebServer:
         door: FrontDoor | None = None,
         limits: Limits | None = None,
         registry: CollectorRegistry | None = None,
+        loops: int = DEFAULT_LOOPS,
     ) -> None:
         self.routes: dict[str, Route] = {}
         self.door: FrontDoor = door if door is not None else OpenDoor()
@@ -60,15 +108,14 @@ class WebServer:
             ["reason"],
             registry=registry,
         )
-        for reason in sorted(set(ACCEPT_FAILURE_REASONS.values())):
+        for reason in sorted({*ACCEPT_FAILURE_REASONS.values(), "other"}):
             self.accept_failures.labels(reason)
-        self._shared = Shared(self.routes, self.door, self.limits, f"soda-incidents-exporter/{__version__}")
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._servers: list[asyncio.AbstractServer] = []
-        self._started = threading.Event()
-        self._last_accept_log = 0.0
-        self._unlogged_failures = 0
+        name = f"soda-incidents-exporter/{__version__}"
+        self._loops = [
+            _Loop(n, Shared(self.routes, self.door, self.limits, name)) for n in range(max(1, loops))
+        ]
+        self._acceptor: Acceptor | None = None
+        self._started = False
 
     @property
     def server_address(self) -> tuple[str, int]:
@@ -89,69 +136,48 @@ class WebServer:
         self.routes[path] = Route(methods, handler)
 
     def start(self) -> None:
-        """Serve in a background thread; returns once every address accepts."""
-        loop = asyncio.new_event_loop()
-        loop.set_exception_handler(self._loop_exception)
-        self._loop = loop
-        self._thread = threading.Thread(target=self._run, args=(loop,), name="http", daemon=True)
-        self._thread.start()
-        self._started.wait(10)
+        """Serve in background threads; returns once the sockets are watched."""
+        first = self._loops[0]
+        turns = itertools.cycle(self._loops)
 
-    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
-        asyncio.set_event_loop(loop)
-        factory = protocol_factory(self._shared, loop)
-        try:
-            for sock in self._sockets:
-                self._servers.append(loop.run_until_complete(loop.create_server(factory, sock=sock)))
-        finally:
-            self._started.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.close()
+        def dispatch(conn: socket.socket) -> None:
+            target = next(turns)
+            if target is first:
+                target.adopt(conn)
+            else:
+                target.loop.call_soon_threadsafe(target.adopt, conn)
 
-    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        """Count and report accept failures (asyncio retries after a second); log anything else once."""
-        exc = context.get("exception")
-        if isinstance(exc, OSError) and exc.errno in ACCEPT_FAILURE_REASONS:
-            reason = ACCEPT_FAILURE_REASONS[exc.errno]
-            self.accept_failures.labels(reason).inc()
-            self._unlogged_failures += 1
-            now = time.monotonic()
-            if now - self._last_accept_log >= ACCEPT_LOG_INTERVAL_SECONDS:
-                self._last_accept_log = now
-                log.error(
-                    "cannot accept connections",
-                    reason=reason,
-                    error=str(exc),
-                    failures=self._unlogged_failures,
-                    hint="raise the open-files limit (ulimit -n) or find the clients holding connections",
-                )
-                self._unlogged_failures = 0
-            return
-        log.warning("HTTP server event loop error", message=context.get("message"), error=str(exc))
+        acceptor = self._acceptor = Acceptor(first.loop, self._sockets, dispatch, self.accept_failures)
+        for worker in self._loops:
+            worker.thread.start()
+        ready = threading.Event()
+
+        def begin() -> None:
+            acceptor.start()
+            ready.set()
+
+        first.loop.call_soon_threadsafe(begin)
+        ready.wait(10)
+        self._started = True
 
     def stop(self) -> None:
-        """Stop accepting, drop every connection, end the loop; returns within about a second."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            self.close()
-            return
-        if loop.is_running():
-            loop.call_soon_threadsafe(self._shutdown)
-        thread.join(STOP_TIMEOUT_SECONDS)
+        """Stop accepting, drop every connection, end the loops; returns within about a second."""
+        if self._started:
+            self._started = False
+            acceptor = self._acceptor
+            if acceptor is not None and self._loops[0].loop.is_running():
+                self._loops[0].loop.call_soon_threadsafe(acceptor.stop)
+            for worker in self._loops:
+                if worker.loop.is_running():
+                    worker.loop.call_soon_threadsafe(worker.shutdown)
+            for worker in self._loops:
+                worker.thread.join(STOP_TIMEOUT_SECONDS / len(self._loops))
         self.close()
-
-    def _shutdown(self) -> None:
-        for server in self._servers:
-            server.close()
-        for connection in list(self._shared.connections):
-            connection.close()
-        assert self._loop is not None
-        # One more turn lets the aborted transports release their sockets before the loop ends.
-        self._loop.call_soon(self._loop.stop)
 
     def close(self) -> None:
         """Close the listening sockets (when the server was never started, or after stop)."""
         for sock in self._sockets:
             sock.close()
+        for worker in self._loops:
+            if not worker.thread.is_alive() and not worker.loop.is_closed():
+                worker.loop.close()
