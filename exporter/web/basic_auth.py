@@ -72,10 +72,12 @@ class BasicAuth:
                 hashed = self._decoy
             key = hashlib.sha256(b"\0".join((user.encode(), hashed, secret))).digest()
             verdict = self._cache.get(key)
-            if verdict is None:
-                if not self._take_token():
-                    return "throttled"
-                verdict = bcrypt.checkpw(secret, hashed)
+            if verdict is None and not self._take_token():
+                return "throttled"
+        if verdict is None:
+            # Outside the lock: the server may run several event loops, and cached checks must not wait.
+            verdict = bcrypt.checkpw(secret, hashed)
+            with self._lock:
                 self._remember(key, verdict)
         if not known:
             return "unknown_user"
