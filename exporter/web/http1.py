@@ -32,6 +32,7 @@ HIGH_WATER = CHUNK_BYTES
 LOW_WATER = CHUNK_BYTES // 4
 # The status line, headers and small bodies go out in one write.
 COALESCE_BYTES = 64 * 1024
+REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,10 @@ class Limits:
 class Shared:
     """What every connection of one server uses: routes, door, limits, and the set of open connections."""
 
-    def __init__(self, routes: dict[str, Route], door: FrontDoor, limits: Limits, server_name: str) -> None:
+    def __init__(self, routes: dict[str, Route], door: FrontDoor, limits: Limits) -> None:
         self.routes = routes
         self.door = door
         self.limits = limits
-        self.server_name = server_name
         self.connections: set[HttpConnection] = set()
         self._date = (0, "")
         bounds = (limits.read_header_timeout, limits.read_timeout, limits.idle_timeout, limits.write_timeout)
@@ -329,11 +329,11 @@ class HttpConnection(asyncio.Protocol):
 
     def _respond(self, response: Response, close: bool = False) -> None:
         head_request = self._head is not None and self._head.method == b"HEAD"
+        # No Server header, as Go's servers send none: it tells a scanner more than a client needs.
         headers = [
-            ("Content-Type", response.content_type),
-            ("Content-Length", str(response.length)),
-            ("Date", self.shared.date()),
-            ("Server", self.shared.server_name),
+            ("content-type", response.content_type),
+            ("content-length", str(response.length)),
+            ("date", self.shared.date()),
             *response.headers,
             *self.shared.door.headers(),
         ]
@@ -341,7 +341,7 @@ class HttpConnection(asyncio.Protocol):
             headers.append(("Connection", "close"))
         status = int(response.status)
         try:
-            reason = HTTPStatus(status).phrase
+            reason = REASONS.get(status) or HTTPStatus(status).phrase
             head = self.h11.send(h11.Response(status_code=status, headers=headers, reason=reason))
             parts = () if head_request else tuple(part for part in response.parts if part)
             for part in parts:

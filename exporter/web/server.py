@@ -18,7 +18,6 @@ from typing import Any
 import structlog
 from prometheus_client import CollectorRegistry, Counter
 
-from exporter import __version__
 from exporter.web.accept import ACCEPT_FAILURE_REASONS, Acceptor
 from exporter.web.door import FrontDoor, OpenDoor
 from exporter.web.http1 import HttpConnection, Limits, Shared
@@ -110,10 +109,7 @@ class WebServer:
         )
         for reason in sorted({*ACCEPT_FAILURE_REASONS.values(), "other"}):
             self.accept_failures.labels(reason)
-        name = f"soda-incidents-exporter/{__version__}"
-        self._loops = [
-            _Loop(n, Shared(self.routes, self.door, self.limits, name)) for n in range(max(1, loops))
-        ]
+        self._loops = [_Loop(n, Shared(self.routes, self.door, self.limits)) for n in range(max(1, loops))]
         self._acceptor: Acceptor | None = None
         self._started = False
 
