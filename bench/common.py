@@ -230,12 +230,16 @@ def simulator(spec: OrgSpec, *, page_delay: float = 0.0, encoded: bool = False) 
         child.stop()
 
 
-def exporter_argv(reporting_url: str, *extra: str) -> list[str]:
-    """Command line of a real exporter subprocess pointed at the simulator, on a free port."""
+def exporter_argv(reporting_url: str, *extra: str, tls: tuple[Path, Path] | None = None) -> list[str]:
+    """Command line of a real exporter subprocess pointed at the simulator, on a free port.
+
+    With ``tls`` (certificate and key files) the exporter runs behind ``bench.tls``'s TLS door.
+    """
+    program = ["bench.tls", str(tls[0]), str(tls[1])] if tls else ["exporter.cli"]
     return [
         sys.executable,
         "-m",
-        "exporter.cli",
+        *program,
         "--web.listen-address=127.0.0.1:0",
         f"--soda.reporting-url={reporting_url}",
         "--log.format=json",
@@ -263,9 +267,11 @@ def _poll_event(event: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 @contextmanager
-def exporter_process(reporting_url: str, *extra: str) -> Iterator[ExporterProcess]:
-    """Run the exporter CLI as a subprocess and yield once it has announced its port."""
-    child = Child(exporter_argv(reporting_url, *extra), "exporter")
+def exporter_process(
+    reporting_url: str, *extra: str, tls: tuple[Path, Path] | None = None
+) -> Iterator[ExporterProcess]:
+    """Run the exporter CLI (or, with ``tls``, behind a TLS door) as a subprocess; yield once it listens."""
+    child = Child(exporter_argv(reporting_url, *extra, tls=tls), "exporter")
     try:
         started = child.wait_line(
             lambda line: (json_line(line) or {}).get("event") == "started" and line, 60, from_start=True

@@ -26,8 +26,8 @@ FIGURE_IDS = (
     "B1", "B1.cycle_seconds", "B1.floor_seconds", "B1.concurrency", "B1.orjson", "B1.orjson_cpu",
     "B1.orjson_decode", "B2", "B2.cycle_seconds", "B2.requests_per_page", "B3.series", "B3.rps",
     "B3.per_scrape", "B3.floor", "B3.p99_ms", "B3.p99", "B3.gzip.rps", "B3.gzip.per_scrape",
-    "B3.gzip.floor", "B3.gzip.p99_ms", "B3.gzip.p99", "B4.peak_mib", "B4.peak", "B4.growth",
-    "B4.aggregation", "B5",
+    "B3.gzip.floor", "B3.gzip.p99_ms", "B3.gzip.p99", "B3.tls.rps", "B3.tls.floor", "B3.tls.p99_ms",
+    "B4.peak_mib", "B4.peak", "B4.growth", "B4.aggregation", "B5", "B5.connections",
 )  # fmt: skip
 
 

@@ -35,7 +35,7 @@ def exporter(reporting_url: str, *flags: str) -> Iterator[Exporter]:
     try:
         yield app
     finally:
-        app.server.server_close()
+        app.server.close()
         app.client.close()
 
 

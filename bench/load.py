@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import re
 import shutil
+import ssl
 import subprocess
 import threading
 import time
@@ -73,16 +74,24 @@ def run_wrk(url: str, *, connections: int, seconds: float, gzip: bool) -> LoadRe
 
 def run_python(url: str, *, connections: int, seconds: float, gzip: bool) -> LoadResult:
     """The fallback: ``connections`` threads, each looping GETs on one keep-alive connection."""
-    host_port, _, path = url.removeprefix("http://").partition("/")
+    secure = url.startswith("https://")
+    host_port, _, path = url.removeprefix("https://" if secure else "http://").partition("/")
     host, _, port = host_port.partition(":")
     headers = {"Accept-Encoding": "gzip"} if gzip else {}
+    unverified = ssl._create_unverified_context()  # the bench's own self-signed certificate
+
+    def connect() -> http.client.HTTPConnection:
+        if secure:
+            return http.client.HTTPSConnection(host, int(port), timeout=30, context=unverified)
+        return http.client.HTTPConnection(host, int(port), timeout=30)
+
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
     end = time.monotonic() + seconds
 
     def worker() -> None:
-        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        conn = connect()
         mine: list[float] = []
         while time.monotonic() < end:
             started = time.perf_counter()
@@ -97,7 +106,7 @@ def run_python(url: str, *, connections: int, seconds: float, gzip: bool) -> Loa
             except (OSError, http.client.HTTPException):
                 with lock:
                     errors[0] += 1
-                conn = http.client.HTTPConnection(host, int(port), timeout=30)
+                conn = connect()
                 continue
             mine.append(time.perf_counter() - started)
         conn.close()

@@ -1,6 +1,7 @@
 """The two servers B3 compares the exporter with, each run as its own process.
 
-``floor``: a minimal threaded HTTP server returning fixed bytes from memory (plain or gzipped).
+``floor``: a minimal threaded HTTP server returning fixed bytes from memory (plain or gzipped), over
+TLS with ``--tls CERT KEY``.
 ``per-scrape``: the naive design, every family rendered on every scrape by prometheus_client's own
 registry and HTTP server, over the same snapshot the exporter serves.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +21,7 @@ from prometheus_client import start_http_server
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from bench.inproc import exporter, timed_cycle
+from bench.tls import server_context
 from exporter.collector import LabelledSnapshot, SnapshotCollector
 
 
@@ -45,10 +48,28 @@ class FloorHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def serve_floor(plain: Path, gzipped: Path) -> None:
-    """Serve the two files' bytes until stdin closes."""
+class TlsFloorServer(ThreadingHTTPServer):
+    """The floor over TLS: each accepted socket is wrapped, its handshake done in its own thread."""
+
+    context: ssl.SSLContext
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Handshake, then serve as the plain floor does."""
+        tls = self.context.wrap_socket(request, server_side=True)
+        try:
+            super().finish_request(tls, client_address)
+        finally:
+            tls.close()
+
+
+def serve_floor(plain: Path, gzipped: Path, tls: tuple[Path, Path] | None = None) -> None:
+    """Serve the two files' bytes (over TLS with ``tls``, certificate and key) until stdin closes."""
     FloorHandler.bodies = (plain.read_bytes(), gzipped.read_bytes())
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FloorHandler)
+    if tls:
+        server: ThreadingHTTPServer = TlsFloorServer(("127.0.0.1", 0), FloorHandler)
+        server.context = server_context(*tls)  # type: ignore[attr-defined]
+    else:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), FloorHandler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     announce(int(server.server_address[1]))
@@ -81,11 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     floor = sub.add_parser("floor")
     floor.add_argument("plain", type=Path)
     floor.add_argument("gzipped", type=Path)
+    floor.add_argument("--tls", nargs=2, type=Path, metavar=("CERT", "KEY"), help="serve over TLS")
     naive = sub.add_parser("per-scrape")
     naive.add_argument("reporting_url")
     args = parser.parse_args(argv)
     if args.kind == "floor":
-        serve_floor(args.plain, args.gzipped)
+        serve_floor(args.plain, args.gzipped, tuple(args.tls) if args.tls else None)
     else:
         serve_per_scrape(args.reporting_url)
     return 0

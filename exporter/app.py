@@ -13,11 +13,15 @@ from exporter.logs import add_secret_source
 from exporter.metrics import ExporterMetrics
 from exporter.organizations import Organization
 from exporter.poller import Poller
-from exporter.server import ExporterHTTPServer
 from exporter.settings import Config
 from exporter.soda.credentials import CredentialSource
 from exporter.soda.reporting import ReportingClient
 from exporter.state import ExporterState
+from exporter.web.config_door import WebConfigDoor
+from exporter.web.door import FrontDoor, OpenDoor
+from exporter.web.landing import LandingInfo
+from exporter.web.pages import ExporterPages
+from exporter.web.server import WebServer
 from exporter.webhook import WebhookReceiver, build_webhook
 
 log = structlog.get_logger("exporter")
@@ -31,10 +35,34 @@ def _secrets_of(credentials: CredentialSource) -> Any:
     return current
 
 
+def build_front_door(config: Config, metrics: ExporterMetrics) -> FrontDoor:
+    """The security layer of the HTTP server: the --web.config.file's, or an open door without one."""
+    if config.web_config_file is None:
+        return OpenDoor()
+    failures = metrics.web_auth_failures
+    return WebConfigDoor(
+        config.web_config_file,
+        on_failure=lambda reason: failures.labels(reason).inc(),
+        on_reload=lambda ok: metrics.web_config_reload_ok.set(1 if ok else 0),
+    )
+
+
+def _check_webhook_behind_basic_auth(door: FrontDoor, webhook: WebhookReceiver) -> None:
+    """Warn when basic auth is on but no user's password is the webhook token: Alertmanager can't get in."""
+    if not isinstance(door, WebConfigDoor) or not door.config.users:
+        return
+    if not door.users_with_password(webhook.token.get()):
+        log.warning(
+            "no basic_auth_users entry has the webhook token as its password, so Alertmanager's basic "
+            "auth cannot reach the webhook: hash the token for Alertmanager's user",
+            path=door.path,
+        )
+
+
 class Exporter:
     """A running exporter: one poller thread per organisation and the HTTP server."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, door: FrontDoor | None = None) -> None:
         self.config = config
         self.stop_event = threading.Event()
         self.metrics = ExporterMetrics(("organization",) if config.labelled else ())
@@ -43,14 +71,20 @@ class Exporter:
         # The first organisation's parts, for single-organisation callers.
         self.poller = self.pollers[0]
         self.client = self.poller.client
-        self.server = ExporterHTTPServer(
-            (config.listen_host, config.listen_port), self.state, config.telemetry_path, config.max_workers
+        self.door = door if door is not None else build_front_door(config, self.metrics)
+        # Binds now: a bad or busy address fails here, with the address named (ListenError).
+        self.server = WebServer(
+            config.listen_addresses, door=self.door, limits=config.web_limits, registry=self.metrics.registry
         )
+        intervals = {p.organization: p.settings.interval_seconds for p in self.pollers}
+        info = LandingInfo(config.telemetry_path, config.demo, intervals)
+        ExporterPages(self.state, info).install(self.server)
         self._threads: list[threading.Thread] = []
         self.webhook: WebhookReceiver | None = None
         if config.webhook.enabled:
             self.webhook = build_webhook(config, self.state, self.metrics, self.pollers)
             self.webhook.install(self.server)
+            _check_webhook_behind_basic_auth(self.door, self.webhook)
 
     def _poller_for(self, org: Organization) -> Poller:
         values: tuple[str, ...] = (org.name or "",) if self.config.labelled else ()
@@ -82,7 +116,7 @@ class Exporter:
     @property
     def port(self) -> int:
         """The bound port (useful when configured as 0)."""
-        return int(self.server.server_address[1])
+        return self.server.port
 
     def start(self, *, poll: bool = True) -> None:
         """Start polling (unless ``poll`` is False) and serving in background threads."""
@@ -90,15 +124,12 @@ class Exporter:
             self._threads.append(poller.start(self.stop_event))
         if self.webhook is not None:
             self._threads.extend(self.webhook.start(self.stop_event))
-        # serve_forever notices shutdown() only between polls: 0.1s keeps SIGTERM well inside a second.
-        thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, name="http", daemon=True
-        )
-        thread.start()
-        self._threads.append(thread)
+        self.server.start()
+        addresses = self.server.describe()
         log.info(
             "started",
-            listen=f"{self.config.listen_host or '0.0.0.0'}:{self.port}",
+            listen=addresses[0],
+            listen_addresses=addresses,
             telemetry_path=self.config.telemetry_path,
             organizations=[p.organization for p in self.pollers],
             reporting_urls=[p.client.http.base_url for p in self.pollers],
@@ -114,11 +145,9 @@ class Exporter:
         """
         deadline = time.monotonic() + timeout
         self.stop_event.set()
+        self.server.stop()
         if self.webhook is not None:
             self.webhook.close()
-        if self._threads:  # shutdown() waits for serve_forever, which only runs once started
-            self.server.shutdown()
-        self.server.server_close()
         for poller in self.pollers:
             poller.client.close()
         for thread in self._threads:

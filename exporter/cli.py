@@ -68,7 +68,14 @@ def run_exporter(argv: list[str]) -> int:
     config = parse_args(argv)
     configure_logging(config.log_level, config.log_format)
     return_large_buffers_to_os()
+    for notice in config.notices:
+        log.warning(notice)
     from exporter.app import Exporter, with_demo_endpoints
+    from exporter.web.listen import ListenError, raise_open_files_limit
+
+    # Every connection is a descriptor: the soft limit (often 1024) would end accepting long before
+    # the machine runs short.
+    raise_open_files_limit()
 
     simulator = None
     if config.demo:
@@ -83,10 +90,10 @@ def run_exporter(argv: list[str]) -> int:
         log.info("demo mode: polling the embedded Soda Cloud simulator", simulator=simulator.base_url)
     try:
         exporter = Exporter(config)
-    except OSError as exc:
-        print(
-            f"soda-incidents-exporter: error: cannot listen on --web.listen-address: {exc}", file=sys.stderr
-        )
+    except ListenError as exc:
+        print(f"soda-incidents-exporter: error: --web.listen-address: {exc}", file=sys.stderr)
+        if simulator is not None:
+            simulator.stop()
         return 2
     stopping = threading.Event()
 

@@ -38,6 +38,7 @@ class Flag:
     choices: tuple[str, ...] | None = None
     env: str | None = None
     boolean: bool = False  # a switch: ``--flag`` alone means true; its variable takes true/false
+    repeatable: bool = False  # may be given more than once; its variable takes a comma-separated list
 
     @property
     def env_name(self) -> str:
@@ -141,10 +142,10 @@ def _telemetry_path(text: str) -> str:
 
 
 def parse_listen_address(text: str) -> tuple[str, int]:
-    """Split ``host:port`` (``:9877`` means every interface, ``[::1]:9877`` for IPv6)."""
-    host, sep, port_text = text.rpartition(":")
-    if not sep:
-        raise ValueError("must look like host:port or :port")
+    """Split ``host:port`` (``:9877`` means every interface, IPv6 and IPv4; ``[::1]:9877`` for IPv6)."""
+    host, sep, port_text = text.strip().rpartition(":")
+    if not sep or (":" in host and not host.startswith("[")):
+        raise ValueError("must look like host:port, [ipv6]:port or :port")
     port = int(port_text)
     if not 0 <= port <= 65535:
         raise ValueError("port must be between 0 and 65535")
@@ -153,10 +154,34 @@ def parse_listen_address(text: str) -> tuple[str, int]:
 
 FLAGS: tuple[Flag, ...] = (
     Flag(
-        "--web.listen-address", DEFAULT_LISTEN_ADDRESS, "Address to serve metrics on.", parse_listen_address
+        "--web.listen-address",
+        DEFAULT_LISTEN_ADDRESS,
+        "Address to serve metrics on; repeat the flag for several (:PORT is IPv6 and IPv4).",
+        parse_listen_address,
+        repeatable=True,
+    ),
+    Flag(
+        "--web.config.file",
+        None,
+        "Web configuration file (TLS, basic auth, headers) in the Prometheus exporter-toolkit format; "
+        "re-read when it or a file it names changes.",
     ),
     Flag("--web.telemetry-path", "/metrics", "Path under which to expose metrics.", _telemetry_path),
-    Flag("--web.max-workers", "8", "Threads serving HTTP requests at once.", _concurrency),
+    Flag(
+        "--web.read-header-timeout",
+        "10s",
+        "Longest time for a TLS handshake and a request's head.",
+        _positive_duration,
+    ),
+    Flag("--web.read-timeout", "30s", "Longest time for a whole request, head and body.", _positive_duration),
+    Flag("--web.idle-timeout", "2m", "Close kept-alive connections idle this long.", _positive_duration),
+    Flag(
+        "--web.write-timeout",
+        "30s",
+        "Drop a client that takes no byte of its response for this long.",
+        _positive_duration,
+    ),
+    Flag("--web.max-workers", None, "Deprecated, ignored: the server has no thread pool now.", _concurrency),
     Flag("--soda.region", "eu", "Soda Cloud region; picks both base URLs.", str, tuple(REGIONS)),
     Flag("--soda.reporting-url", None, "Reporting API base URL including /v1 (overrides the region).", _url),
     Flag("--soda.cloud-url", None, "Soda Cloud API base URL (overrides the region).", _url),
@@ -310,6 +335,16 @@ def add_flags(parser: argparse.ArgumentParser, flags: Iterable[Flag], *, grouped
         if flag.boolean:
             target.add_argument(flag.name, dest=flag.dest, action="store_const", const="true", help=help_text)
             continue
+        if flag.repeatable:
+            target.add_argument(
+                flag.name,
+                dest=flag.dest,
+                action="append",
+                default=None,
+                metavar=flag.name.rsplit(".", 1)[-1].upper().replace("-", "_"),
+                help=help_text,
+            )
+            continue
         target.add_argument(
             flag.name,
             dest=flag.dest,
@@ -378,6 +413,9 @@ def resolve_flags(
         if raw is None:
             values[flag.dest] = None
             continue
+        if flag.repeatable:
+            values[flag.dest] = _parse_each(flag, raw, source)
+            continue
         if flag.choices and raw.lower() not in flag.choices:
             raise ConfigError(f"{source}: {raw!r} is not one of {', '.join(flag.choices)}")
         try:
@@ -385,6 +423,20 @@ def resolve_flags(
         except ValueError as exc:
             raise ConfigError(f"{source}: {raw!r} {exc}") from None
     return values
+
+
+def _parse_each(flag: Flag, raw: str | list[str], source: str) -> tuple[Any, ...]:
+    """A repeatable flag's values: each occurrence, or each comma-separated item of its variable."""
+    items = raw if isinstance(raw, list) else [item for item in raw.split(",") if item.strip()]
+    parsed = []
+    for item in items:
+        try:
+            parsed.append(flag.parse(item))
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {item!r} {exc}") from None
+    if not parsed:
+        raise ConfigError(f"{source}: no value given")
+    return tuple(parsed)
 
 
 def fail(parser: argparse.ArgumentParser, message: str) -> NoReturn:

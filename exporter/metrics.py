@@ -26,6 +26,9 @@ from exporter import __version__
 from exporter.accumulate import SKIP_REASONS
 from exporter.collector import EMPTY_EXPOSITION, OM_EOF, Exposition
 from exporter.soda.errors import FAILURE_REASONS
+from exporter.web.basic_auth import FAILURE_REASONS as BASIC_AUTH_FAILURE_REASONS
+
+WEB_AUTH_FAILURE_REASONS = (*BASIC_AUTH_FAILURE_REASONS, "client_certificate")
 
 # The _created series of counters add nothing for an exporter's users and double the counter lines.
 disable_created_metrics()
@@ -101,6 +104,21 @@ class ExporterMetrics:
             names,
             registry=reg,
         )
+        self.web_auth_failures = Counter(
+            "soda_exporter_web_auth_failures",
+            "Requests and client certificates the --web.config.file refused, by reason.",
+            ["reason"],
+            registry=reg,
+        )
+        for reason in WEB_AUTH_FAILURE_REASONS:
+            self.web_auth_failures.labels(reason)
+        self.web_config_reload_ok = Gauge(
+            "soda_exporter_web_config_last_reload_successful",
+            "1 when the last (re)load of --web.config.file succeeded or none is used, 0 when the file in "
+            "force is an older good version.",
+            registry=reg,
+        )
+        self.web_config_reload_ok.set(1)
         Info("soda_exporter_build", "Version of the exporter and of Python.", registry=reg).info(
             {"version": __version__, "python_version": platform.python_version()}
         )

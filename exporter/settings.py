@@ -12,6 +12,9 @@ from exporter.organizations import REGIONS, Organization, OrganizationsFileError
 from exporter.poller import PollSettings
 from exporter.snapshot import SnapshotSettings
 from exporter.soda.credentials import CredentialsError, CredentialSource
+from exporter.web.config_door import load
+from exporter.web.http1 import Limits
+from exporter.web.webconfig import WebConfigError
 from exporter.webhook_settings import WebhookSettings, webhook_settings
 
 
@@ -23,10 +26,9 @@ class ConfigError(ValueError):
 class Config:
     """Everything the exporter needs to start."""
 
-    listen_host: str
-    listen_port: int
+    listen_addresses: tuple[tuple[str, int], ...]
     telemetry_path: str
-    max_workers: int
+    web_limits: Limits
     region: str
     reporting_url: str
     cloud_url: str
@@ -42,6 +44,18 @@ class Config:
     demo: bool
     organizations: tuple[Organization, ...] = ()
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    web_config_file: str | None = None
+    notices: tuple[str, ...] = ()  # warnings about the configuration, logged at start
+
+    @property
+    def listen_host(self) -> str:
+        """The host of the first listen address (``""``: every interface)."""
+        return self.listen_addresses[0][0]
+
+    @property
+    def listen_port(self) -> int:
+        """The port of the first listen address."""
+        return self.listen_addresses[0][1]
 
     @property
     def labelled(self) -> bool:
@@ -72,6 +86,16 @@ def _webhook(values: dict[str, Any], environ: Mapping[str, str]) -> WebhookSetti
         raise ConfigError(str(exc)) from None
 
 
+def _web_config_file(path: str | None) -> str | None:
+    if not path:
+        return None
+    try:
+        load(path)  # the same checks every reload makes: the file, and the certificates it names
+    except WebConfigError as exc:
+        raise ConfigError(f"--web.config.file: {exc}") from None
+    return path
+
+
 def make_config(namespace: argparse.Namespace, values: dict[str, Any], environ: Mapping[str, str]) -> Config:
     """Combine parsed flag values into a Config; raise ConfigError on an inconsistent combination."""
     demo = bool(values.get("demo"))  # --demo or $SODA_EXPORTER_DEMO, read by the one boolean parser
@@ -80,7 +104,6 @@ def make_config(namespace: argparse.Namespace, values: dict[str, Any], environ: 
         raise ConfigError("--poll.lookback: must be at least 1d, so the latest report date is inside it")
     if values["poll_timeout"] < values["soda_request_timeout"]:
         raise ConfigError("--poll.timeout: must not be shorter than --soda.request-timeout")
-    host, port = values["web_listen_address"]
     reporting_url = values["soda_reporting_url"] or region_reporting
     cloud_url = values["soda_cloud_url"] or region_cloud
     config_file = values["config_file"]
@@ -94,10 +117,14 @@ def make_config(namespace: argparse.Namespace, values: dict[str, Any], environ: 
         credentials = _credentials(values, environ, demo)
         organizations = (Organization(values["soda_organization"], reporting_url, cloud_url, credentials),)
     return Config(
-        listen_host=host,
-        listen_port=port,
+        listen_addresses=values["web_listen_address"],
         telemetry_path=values["web_telemetry_path"],
-        max_workers=values["web_max_workers"],
+        web_limits=Limits(
+            read_header_timeout=values["web_read_header_timeout"],
+            read_timeout=values["web_read_timeout"],
+            idle_timeout=values["web_idle_timeout"],
+            write_timeout=values["web_write_timeout"],
+        ),
         region=values["soda_region"],
         reporting_url=reporting_url,
         cloud_url=cloud_url,
@@ -125,7 +152,16 @@ def make_config(namespace: argparse.Namespace, values: dict[str, Any], environ: 
         demo=demo,
         organizations=organizations,
         webhook=_webhook(values, environ),
+        web_config_file=_web_config_file(values["web_config_file"]),
+        notices=_notices(values),
     )
+
+
+def _notices(values: dict[str, Any]) -> tuple[str, ...]:
+    """Warnings for settings that are accepted but no longer do anything."""
+    if values.get("web_max_workers") is not None:
+        return ("--web.max-workers is deprecated and ignored: the HTTP server no longer uses a thread pool",)
+    return ()
 
 
 def running_in_tty() -> bool:

@@ -17,11 +17,12 @@ from exporter.actions import remaining_changes
 from exporter.logs import add_secret_source
 from exporter.metrics import ExporterMetrics
 from exporter.poller import Poller
-from exporter.server import ExporterHTTPServer, ExporterRequestHandler
 from exporter.settings import Config
 from exporter.soda.cloud import CloudClient, IncidentUpdate, SodaError
 from exporter.state import ExporterState
 from exporter.update_queue import Job, QueueFull, RecentUpdates, UpdateQueue
+from exporter.web.messages import Request, Response, text
+from exporter.web.server import WebServer
 from exporter.webhook_settings import WebhookSettings
 
 log = structlog.get_logger("exporter")
@@ -81,7 +82,7 @@ class WebhookReceiver:
             self.updates.labels(action, "updated")
         self._stopped = threading.Event()
 
-    def install(self, server: ExporterHTTPServer) -> None:
+    def install(self, server: WebServer) -> None:
         """Serve the webhook on the exporter's port."""
         server.add_route(WEBHOOK_PATH, frozenset({"POST"}), self.handle)
 
@@ -130,21 +131,17 @@ class WebhookReceiver:
 
     # --- HTTP side -------------------------------------------------------------------------------
 
-    def handle(self, handler: ExporterRequestHandler) -> None:
+    def handle(self, request: Request) -> Response:
         """Answer one POST from Alertmanager."""
-        if not self.token.matches(handler.headers.get("Authorization")):
-            handler.close_connection = True  # the body stays unread
-            handler.send_text(HTTPStatus.UNAUTHORIZED, "unauthorized\n", {"WWW-Authenticate": "Bearer"})
-            return
+        if not self.token.matches(request.header("authorization")):
+            return text(HTTPStatus.UNAUTHORIZED, "unauthorized\n", (("WWW-Authenticate", "Bearer"),))
         if self._stopped.is_set():
             # Queued now, an update would be dropped unsent: let Alertmanager retry with our successor.
-            handler.send_text(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down, retry later\n")
-            return
+            return text(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down, retry later\n")
         try:
-            alerts = parse_payload(handler.read_body())
+            alerts = parse_payload(request.body)
         except ValueError as exc:
-            handler.send_text(HTTPStatus.BAD_REQUEST, f"{exc}\n")
-            return
+            return text(HTTPStatus.BAD_REQUEST, f"{exc}\n")
         jobs: list[Job] = []
         skipped: Tally[str] = Tally()
         for alert in alerts:
@@ -168,8 +165,7 @@ class WebhookReceiver:
                 self.updates.labels(job.action, "not_ready").inc()
                 _decided(job, "not_ready")
             reply = "not ready: no snapshot of the organisation yet to judge the update by\n"
-            handler.send_text(HTTPStatus.SERVICE_UNAVAILABLE, reply)
-            return
+            return text(HTTPStatus.SERVICE_UNAVAILABLE, reply)
         wanted: list[Job] = []
         for job in jobs:
             result, changes = self._judge(job)
@@ -186,8 +182,7 @@ class WebhookReceiver:
                 self.updates.labels(job.action, "queue_full").inc()
                 _decided(job, "queue_full")
             log.warning("webhook queue full; asking Alertmanager to retry", detail=str(exc))
-            handler.send_text(HTTPStatus.SERVICE_UNAVAILABLE, "queue full, retry later\n")
-            return
+            return text(HTTPStatus.SERVICE_UNAVAILABLE, "queue full, retry later\n")
         for job in duplicates:
             self.updates.labels(job.action, "duplicate").inc()
             skipped["duplicate"] += 1
@@ -195,7 +190,7 @@ class WebhookReceiver:
         for job in queued:
             _decided(job, "queued", queue_length=len(self.queue))
         body = json.dumps({"queued": len(queued), "skipped": dict(skipped)}).encode()
-        handler.send_bytes(HTTPStatus.OK, body, "application/json")
+        return Response(HTTPStatus.OK, body, "application/json")
 
     def _plan(self, alert: dict[str, Any]) -> Job | str | None:
         """A job for a firing alert with our labels, a skip result, or None for an alert not ours."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from exporter.actions import BUILTIN_ACTIONS, load_actions
 from exporter.soda.cloud import IncidentUpdate
+from exporter.web.basic_auth import parse_basic
 
 TOKEN_ENV = "SODA_EXPORTER_WEBHOOK_TOKEN"
 # Anyone holding the token can change incidents in Soda, so a guessable one is refused at start-up.
@@ -64,9 +65,18 @@ class WebhookToken:
             return self._value or ""
 
     def matches(self, authorization: str | None) -> bool:
-        """True when an ``Authorization`` header carries this bearer token (constant-time compare)."""
+        """True when ``Authorization`` carries this token (constant-time compare).
+
+        As a bearer token, or as the password of Basic credentials: Alertmanager sends one or the other,
+        and behind ``basic_auth_users`` only Basic gets through the front door.
+        """
         scheme, _, presented = (authorization or "").strip().partition(" ")
-        if scheme.lower() != "bearer" or not presented.strip():
+        if scheme.lower() == "basic":
+            credentials = parse_basic(authorization)
+            presented = credentials[1] if credentials is not None else ""
+        elif scheme.lower() != "bearer":
+            return False
+        if not presented.strip():
             return False
         return hmac.compare_digest(presented.strip().encode(), self.get().encode())
 

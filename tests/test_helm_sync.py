@@ -185,7 +185,7 @@ def test_rendered_args_are_accepted_by_the_exporter(values_file: str) -> None:
     args = container(render(load_values(values_file)))["args"]
     namespace = config.build_parser().parse_args(args)
     resolved = config.resolve_flags(namespace, {})
-    assert resolved["web_listen_address"] == ("", chart_defaults()["web"]["port"])
+    assert resolved["web_listen_address"] == (("", chart_defaults()["web"]["port"]),)
     assert bool(resolved["webhook_enable"]) == (values_file == "webhook")
 
 

@@ -140,3 +140,41 @@ A ratio as a percentage, exactly like percent() in deploy/prometheus/generate.py
 {{- define "soda-incidents-exporter.percent" -}}
 {{- printf "%.6g%%" (mulf . 100) }}
 {{- end }}
+
+{{/*
+Name of the Secret holding the web configuration: the existing one, or the one the chart creates.
+*/}}
+{{- define "soda-incidents-exporter.webConfigSecretName" -}}
+{{- default (printf "%s-web-config" (include "soda-incidents-exporter.fullname" .)) .Values.webConfig.existingSecret }}
+{{- end }}
+
+{{/*
+True (non-empty) when the web configuration serves TLS.
+*/}}
+{{- define "soda-incidents-exporter.webTLS" -}}
+{{- if and .Values.webConfig.enabled .Values.webConfig.tls }}true{{- end }}
+{{- end }}
+
+{{/*
+True (non-empty) when kubelet's HTTP probes cannot get through the web configuration: basic auth, or a
+client certificate it must present (kubelet has neither credentials nor a certificate for probes).
+*/}}
+{{- define "soda-incidents-exporter.webProbesLocked" -}}
+{{- if .Values.webConfig.enabled }}
+{{- $config := .Values.webConfig.config }}
+{{- if .Values.webConfig.existingSecret }}{{ $config = dict }}{{ end }}
+{{- $tls := default dict (get $config "tls_server_config") }}
+{{- $required := has (default "" (get $tls "client_auth_type")) (list "RequireAnyClientCert" "RequireClientCert" "RequireAndVerifyClientCert") }}
+{{- if or .Values.webConfig.basicAuth .Values.webConfig.clientCertificates (get $config "basic_auth_users") $required }}true{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The probe mode: tcpSocket or httpGet.
+*/}}
+{{- define "soda-incidents-exporter.probeMode" -}}
+{{- if ne .Values.webConfig.probes "auto" }}{{ .Values.webConfig.probes }}
+{{- else if include "soda-incidents-exporter.webProbesLocked" . }}tcpSocket
+{{- else }}httpGet
+{{- end }}
+{{- end }}

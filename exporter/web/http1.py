@@ -1,0 +1,439 @@
+"""One HTTP/1.1 connection as an asyncio protocol: h11 parses, only complete requests reach a handler.
+
+Nothing here blocks. A connection costs a few kilobytes while it waits; its time in each phase is
+bounded (see Limits), and a response is handed to the transport a chunk at a time as the client takes
+it, so a slow reader holds at most a couple of chunks of memory and nobody else's time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import Any
+
+import h11
+import structlog
+
+from exporter.web.door import FrontDoor
+from exporter.web.messages import Request, Response, Route, text
+
+log = structlog.get_logger("exporter")
+
+# Bytes handed to the transport at once, and its buffer's high and low water marks: per connection,
+# at most about two chunks wait in user space, however slowly the client reads.
+CHUNK_BYTES = 256 * 1024
+HIGH_WATER = CHUNK_BYTES
+LOW_WATER = CHUNK_BYTES // 4
+# The status line, headers and small bodies go out in one write.
+COALESCE_BYTES = 64 * 1024
+REASONS = {status.value: status.phrase for status in HTTPStatus}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long each phase of a connection may take, and how big a request may be."""
+
+    read_header_timeout: float = 10.0  # TLS handshake and request head, from accept or the first byte
+    read_timeout: float = 30.0  # a whole request, head and body, from its first byte
+    idle_timeout: float = 120.0  # a kept-alive connection waiting for its next request
+    write_timeout: float = 30.0  # a response the client takes no byte of
+    max_body_bytes: int = 1 << 20
+    max_head_bytes: int = 64 * 1024
+
+
+class Shared:
+    """What every connection of one server uses: routes, door, limits, and the set of open connections."""
+
+    def __init__(self, routes: dict[str, Route], door: FrontDoor, limits: Limits) -> None:
+        self.routes = routes
+        self.door = door
+        self.limits = limits
+        self.connections: set[HttpConnection] = set()
+        self._date = (0, "")
+        bounds = (limits.read_header_timeout, limits.read_timeout, limits.idle_timeout, limits.write_timeout)
+        # Bounds are kept to within a fifth of the shortest (and at most a second) past their time.
+        self.sweep_interval = min(1.0, max(0.05, min(bounds) / 5))
+
+    def sweep(self, now: float) -> None:
+        """Act on every connection whose read or write deadline has passed."""
+        for connection in list(self.connections):
+            if connection.read_deadline and now >= connection.read_deadline:
+                connection.read_timed_out()
+            if connection.write_deadline and now >= connection.write_deadline:
+                connection.write_timed_out()
+
+    def date(self) -> str:
+        """The Date header's value, formatted once a second."""
+        now = int(time.time())
+        if self._date[0] != now:
+            self._date = (now, formatdate(now, usegmt=True))
+        return self._date[1]
+
+
+class _Handshaking(asyncio.Protocol):
+    """Stands in for the connection during its TLS handshake, keeping what arrives before it is done.
+
+    Bytes decrypted right after the handshake reach the application protocol before ``start_tls``
+    returns; and after a failed handshake asyncio hands the application the raw bytes that follow.
+    The first are replayed to the connection once it takes over; the second are dropped with this.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+        self.eof = False
+
+    def data_received(self, data: bytes) -> None:
+        """Keep the bytes for the connection."""
+        self.received.append(data)
+
+    def eof_received(self) -> bool | None:
+        """Remember the client's close."""
+        self.eof = True
+        return None
+
+
+def _has_body(event: h11.Request) -> bool:
+    for name, value in event.headers:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
+
+
+class HttpConnection(asyncio.Protocol):
+    """One client connection, from accept (and TLS handshake) to close."""
+
+    def __init__(self, shared: Shared, loop: asyncio.AbstractEventLoop) -> None:
+        self.shared = shared
+        self.loop = loop
+        self.transport: Any = None
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=shared.limits.max_head_bytes)
+        # Deadlines on the loop's clock (0: none), checked by the loop's sweep (Shared.sweep): cheaper
+        # than a timer handle armed and cancelled several times per request.
+        self.read_deadline = 0.0
+        self.write_deadline = 0.0
+        self._reading_paused = False
+        self._request_deadline = 0.0
+        self._head: h11.Request | None = None
+        self._early: Response | None = None  # an answer decided from the head alone
+        self._body: list[bytes] = []
+        self._body_size = 0
+        self._pending: deque[memoryview] = deque()
+        self._responding = False
+        self._close_after = False
+        self._write_paused = False
+        self._stalled_at = 0
+        self._idle = False  # waiting between requests of a kept-alive connection
+        self._closing = False  # no more requests are read once the answer is out
+        self._tls = False
+        self._closed = False
+
+    # --- connection life ---------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Start TLS when the door asks for it, then wait for the first request head."""
+        self.transport = transport
+        self.shared.connections.add(self)
+        context = self.shared.door.tls_context()
+        if context is None:
+            self._ready(transport)
+            return
+        transport.pause_reading()  # type: ignore[attr-defined]
+        self.loop.create_task(self._upgrade(transport, context))
+
+    async def _upgrade(self, transport: Any, context: ssl.SSLContext) -> None:
+        early = _Handshaking()
+        try:
+            tls = await self.loop.start_tls(
+                transport,
+                early,
+                context,
+                server_side=True,
+                ssl_handshake_timeout=self.shared.limits.read_header_timeout,
+            )
+        except (OSError, asyncio.TimeoutError, ConnectionError):  # ssl.SSLError is an OSError
+            transport.abort()
+            self._forget()
+            return
+        if tls is None or self._closed:
+            self._forget()
+            return
+        ssl_object = tls.get_extra_info("ssl_object")
+        if not self.shared.door.peer_allowed(ssl_object.getpeercert() if ssl_object else None):
+            tls.abort()
+            self._forget()
+            return
+        self._tls = True
+        tls.set_protocol(self)
+        self._ready(tls)
+        for data in early.received:
+            self.data_received(data)
+        if early.eof:
+            self.eof_received()
+
+    def _ready(self, transport: Any) -> None:
+        self.transport = transport
+        transport.set_write_buffer_limits(high=HIGH_WATER, low=LOW_WATER)
+        self._request_deadline = self.loop.time() + self.shared.limits.read_timeout
+        self._arm_read(self.shared.limits.read_header_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Drop timers and queued bytes."""
+        self._forget()
+
+    def _forget(self) -> None:
+        self._closed = True
+        self._pending.clear()
+        self.read_deadline = self.write_deadline = 0.0
+        self.shared.connections.discard(self)
+
+    def close(self) -> None:
+        """Close now, without waiting for queued bytes (the server is stopping)."""
+        if self.transport is not None:
+            self.transport.abort()
+        self._forget()
+
+    def _shut(self) -> None:
+        """Close after the bytes already queued, and read nothing more."""
+        self._closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def _arm_read(self, seconds: float) -> None:
+        self.read_deadline = self.loop.time() + max(0.0, seconds)
+
+    def read_timed_out(self) -> None:
+        """Idle, head or body took too long: close (the client gets no answer it could still use)."""
+        self.read_deadline = 0.0
+        if not self._responding:
+            self._shut()
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        """Feed h11, and act on every event it completes."""
+        if self._idle:
+            # The first byte of the next request: from now its head and whole body are bounded.
+            self._idle = False
+            self._request_deadline = self.loop.time() + self.shared.limits.read_timeout
+            self._arm_read(self.shared.limits.read_header_timeout)
+        self.h11.receive_data(data)
+        self._process()
+
+    def eof_received(self) -> bool | None:
+        """The client finished sending: answer what it sent (h11 reports the close after), then close."""
+        self.h11.receive_data(b"")
+        self._process()
+        # Half-open, the transport stays up until the answer is out (TLS transports close regardless).
+        return None if self._tls else True
+
+    def _process(self) -> None:
+        while not self._responding and not self._closing and not self._closed:
+            try:
+                event = self.h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                self._protocol_error(exc)
+                return
+            if event is h11.NEED_DATA or event is h11.PAUSED:
+                return
+            if isinstance(event, h11.Request):
+                self._on_head(event)
+            elif isinstance(event, h11.Data):
+                self._on_data(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                self._on_end()
+            elif isinstance(event, h11.ConnectionClosed):
+                self._shut()
+                return
+
+    def _protocol_error(self, exc: h11.RemoteProtocolError) -> None:
+        if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+            status = exc.error_status_hint if exc.error_status_hint >= 400 else 400
+            self._respond(text(status, f"{HTTPStatus(status).phrase.lower()}\n", close=True))
+        else:
+            self._shut()
+
+    def _on_head(self, event: h11.Request) -> None:
+        self._head = event
+        self._body, self._body_size = [], 0
+        self._early = self._screen(event)
+        # The head is complete: what remains of the request's time bound is for its body.
+        self._arm_read(self._request_deadline - self.loop.time())
+        if self._early is not None and _has_body(event):
+            # Answer at once and close: the body will never be read, so no next request can follow.
+            self._respond(self._early, close=True)
+        elif self._early is None and self.h11.they_are_waiting_for_100_continue:
+            self.transport.write(self.h11.send(h11.InformationalResponse(status_code=100, headers=[])))
+
+    def _screen(self, event: h11.Request) -> Response | None:
+        """The answer the head alone decides: 401, 413, 404 or 405; None when the request may go on."""
+        door = self.shared.door
+        authorization = next((v.decode("latin-1") for k, v in event.headers if k == b"authorization"), None)
+        if not door.authorized(authorization):
+            challenge = door.challenge()
+            headers = (("WWW-Authenticate", challenge),) if challenge else ()
+            return text(HTTPStatus.UNAUTHORIZED, "unauthorized\n", headers)
+        for name, value in event.headers:
+            if name == b"content-length" and int(value) > self.shared.limits.max_body_bytes:
+                return text(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large\n", close=True)
+        path = event.target.decode("latin-1").split("?", 1)[0]
+        route = self.shared.routes.get(path)
+        if route is None:
+            return text(HTTPStatus.NOT_FOUND, "not found\n")
+        method = event.method.decode("latin-1")
+        if method not in route.methods:
+            allow = (("Allow", ", ".join(sorted(route.methods))),)
+            return text(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed\n", allow)
+        return None
+
+    def _on_data(self, data: bytes) -> None:
+        if self._early is not None:
+            return
+        self._body_size += len(data)
+        if self._body_size > self.shared.limits.max_body_bytes:  # a chunked body past the limit
+            self._respond(text(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large\n"), close=True)
+            return
+        self._body.append(data)
+
+    def _on_end(self) -> None:
+        self.read_deadline = 0.0
+        head = self._head
+        assert head is not None
+        if self._early is not None:
+            self._respond(self._early)
+            return
+        target = head.target.decode("latin-1")
+        path, _, query = target.partition("?")
+        request = Request(
+            head.method.decode("latin-1"),
+            path,
+            query,
+            tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in head.headers),
+            b"".join(self._body),
+        )
+        self._body = []
+        route = self.shared.routes[path]
+        try:
+            response = route.handler(request)
+        except Exception:  # a handler's bug must not take the connection's loop with it
+            log.exception("HTTP handler failed", path=path)
+            response = text(HTTPStatus.INTERNAL_SERVER_ERROR, "internal server error\n")
+        self._respond(response)
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def _respond(self, response: Response, close: bool = False) -> None:
+        head_request = self._head is not None and self._head.method == b"HEAD"
+        # No Server header, as Go's servers send none: it tells a scanner more than a client needs.
+        headers = [
+            ("content-type", response.content_type),
+            ("content-length", str(response.length)),
+            ("date", self.shared.date()),
+            *response.headers,
+            *self.shared.door.headers(),
+        ]
+        if close or response.close:
+            headers.append(("Connection", "close"))
+        status = int(response.status)
+        try:
+            reason = REASONS.get(status) or HTTPStatus(status).phrase
+            head = self.h11.send(h11.Response(status_code=status, headers=headers, reason=reason))
+            parts = () if head_request else tuple(part for part in response.parts if part)
+            for part in parts:
+                self.h11.send_with_data_passthrough(h11.Data(data=part))
+            self.h11.send(h11.EndOfMessage())
+        except h11.LocalProtocolError:
+            self._shut()
+            return
+        self._responding = True
+        self._close_after = close or response.close or self.h11.our_state is h11.MUST_CLOSE
+        self._queue(head, parts)
+        self._pump()
+        if self._responding and not self._closing:
+            # The client is slow to take the answer: its pipelined requests wait in the kernel, not
+            # in our memory (pausing only now saves two system calls on every quick answer).
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def _queue(self, head: bytes, parts: tuple[bytes, ...]) -> None:
+        first = [head]
+        size = len(head)
+        index = 0
+        while index < len(parts) and size + len(parts[index]) <= COALESCE_BYTES:
+            first.append(parts[index])
+            size += len(parts[index])
+            index += 1
+        self._pending.append(memoryview(b"".join(first) if len(first) > 1 else head))
+        self._pending.extend(memoryview(part) for part in parts[index:])
+
+    def _pump(self) -> None:
+        """Hand queued bytes to the transport while it wants more; finish the response when all went."""
+        pending = self._pending
+        while pending and not self._write_paused and not self._closed:
+            view = pending[0]
+            if len(view) > CHUNK_BYTES:
+                pending[0] = view[CHUNK_BYTES:]
+                view = view[:CHUNK_BYTES]
+            else:
+                pending.popleft()
+            self.transport.write(view)
+        if not pending and self._responding and not self._closed:
+            self._finished()
+
+    def _finished(self) -> None:
+        self._responding = False
+        self._head = None
+        self._early = None
+        if self._close_after or self.h11.their_state is not h11.DONE:
+            self._shut()
+            return
+        self.h11.start_next_cycle()
+        if self._reading_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        if self.h11.trailing_data[0] or self.h11.trailing_data[1]:
+            # Pipelined bytes (or the client's close) already arrived; go on from the loop, not from
+            # here, so a long pipeline cannot nest calls.
+            self._request_deadline = self.loop.time() + self.shared.limits.read_timeout
+            self._arm_read(self.shared.limits.read_header_timeout)
+            self.loop.call_soon(self._process)
+        else:
+            self._idle = True
+            self._arm_read(self.shared.limits.idle_timeout)
+
+    def pause_writing(self) -> None:
+        """The transport's buffer is full: stop handing it bytes, and watch for a client that stalls."""
+        self._write_paused = True
+        self._stalled_at = self.transport.get_write_buffer_size()
+        self._arm_write()
+
+    def resume_writing(self) -> None:
+        """The client took enough: go on."""
+        self._write_paused = False
+        self.write_deadline = 0.0
+        self._pump()
+
+    def _arm_write(self) -> None:
+        self.write_deadline = self.loop.time() + self.shared.limits.write_timeout
+
+    def write_timed_out(self) -> None:
+        """Disconnect a client that took no byte for write_timeout; give one that reads more time."""
+        self.write_deadline = 0.0
+        if self._closed or not self._write_paused:
+            return
+        left = self.transport.get_write_buffer_size()
+        if left < self._stalled_at:
+            self._stalled_at = left
+            self._arm_write()
+            return
+        self.close()
+
+
+def protocol_factory(shared: Shared, loop: asyncio.AbstractEventLoop) -> Callable[[], HttpConnection]:
+    """What ``loop.create_server`` calls per accepted connection."""
+    return lambda: HttpConnection(shared, loop)
