@@ -21,7 +21,7 @@ import yaml
 
 from exporter.app import Exporter
 from exporter.simulator import SimulatorServer
-from exporter.soda.ratelimit import update_bucket
+from exporter.soda.ratelimit import reset_buckets
 from tests.binaries import require_binary
 from tests.conftest import free_port, incident, make_org, samples, sim_env, wait_until
 from tests.monitoring_stack import Processes, PrometheusAPI, wait_for
@@ -161,7 +161,7 @@ def test_alertmanager_delivers_the_webhook_over_tls_with_basic_auth(
     tmp_path: Path,
 ) -> None:
     alertmanager = require_binary("prometheus-alertmanager", "alertmanager")
-    update_bucket().reset()
+    reset_buckets()
     sim = start_simulator(make_org([incident(1, severity="major")]))
     config = {
         "tls_server_config": tls_server_config(pki),
