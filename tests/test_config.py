@@ -263,11 +263,14 @@ def test_help_groups_flags_by_prefix_in_the_documented_order() -> None:
 
 
 def test_a_new_flag_falls_into_its_group_by_name_alone() -> None:
-    new = (Flag("--web.config.file", None, "TLS and auth."), Flag("--tracing.endpoint", None, "OTLP."))
+    new = (
+        Flag("--web.new-flag", None, "Later."),
+        Flag("--tracing.endpoint", None, "OTLP."),
+    )
     parser = argparse.ArgumentParser()
     add_flags(parser, (*FLAGS, *new), grouped=True)
     sections = help_sections(parser.format_help())
-    assert sections["web flags"][-1] == "--web.config.file"
+    assert sections["web flags"][-1] == "--web.new-flag"
     assert sections["tracing flags"] == ["--tracing.endpoint"]
 
 

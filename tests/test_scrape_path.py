@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import statistics
 import time
 from collections.abc import Callable
 
@@ -70,12 +71,16 @@ def test_kept_alive_small_responses_are_not_held_back_by_nagle(
     simulator: SimulatorServer, start_exporter: StartExporter
 ) -> None:
     exporter = start_exporter(simulator)
+    assert exporter.state.wait_ready(30), "no successful poll"  # the poll no longer competes for the CPU
+    durations = []
     with requests.Session() as session:
         url = f"http://127.0.0.1:{exporter.port}/healthz"
         session.get(url, timeout=10)
-        started = time.monotonic()
-        for _ in range(20):
+        for _ in range(21):
+            started = time.monotonic()
             assert session.get(url, timeout=10).status_code == 200
-        elapsed = time.monotonic() - started
-    # With Nagle on, each response waited for the client's delayed ACK (~40 ms): 20 took ~0.8 s.
-    assert elapsed < 0.5, f"20 kept-alive requests took {elapsed:.2f}s"
+            durations.append(time.monotonic() - started)
+    # With Nagle on, every response waits for the client's delayed ACK (~40 ms); the median stands
+    # well clear of that even on a loaded machine, where a total over all requests did not.
+    median = statistics.median(durations)
+    assert median < 0.03, f"median kept-alive request took {median * 1000:.0f} ms"
