@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -21,8 +22,9 @@ CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 STANDIN_SUITE = "bookworm"
 STANDIN_PACKAGES = ("python3", "python3-venv", "python3-pip", "python-is-python3", "ca-certificates")
 STANDIN_REPO = "localhost/soda-exporter-base-standin"
-# The tarball survives test runs (a bootstrap takes over a minute); keyed so a changed recipe
-# or Dockerfile never reuses a stale one.
+# The tarball survives test runs (a bootstrap takes over a minute). It is keyed by the recipe and
+# by the base the Dockerfile names (the official image the stand-in imitates), so changing either
+# makes a new one, while editing the rest of the Dockerfile reuses it.
 CACHE_DIR = Path(tempfile.gettempdir()) / "soda-exporter-image-cache"
 CONTAINER_PORT = 9877
 # This machine class has hybrid cgroups (crun refuses them) and lacks CAP_SYS_RESOURCE, so
@@ -37,10 +39,24 @@ def require_tools() -> dict[str, str]:
     return {name: require_binary(name) for name in TOOLS}
 
 
+def default_base() -> str:
+    """The Dockerfile's ``ARG BASE_IMAGE`` default: the base a plain ``docker build`` uses."""
+    match = re.search(r"^ARG BASE_IMAGE=(\S+)\s*$", DOCKERFILE.read_text(encoding="utf-8"), re.MULTILINE)
+    assert match, "the Dockerfile must declare ARG BASE_IMAGE=<image> before its first FROM"
+    return match[1]
+
+
 def standin_key() -> str:
     """A short digest of everything that decides the stand-in base's content."""
-    recipe = json.dumps([STANDIN_SUITE, STANDIN_PACKAGES, DOCKERFILE.read_text(encoding="utf-8")])
+    recipe = json.dumps([STANDIN_SUITE, STANDIN_PACKAGES, default_base()])
     return hashlib.sha256(recipe.encode()).hexdigest()[:16]
+
+
+def _prune_cache(keep: Path) -> None:
+    """Delete tarballs of older recipes: each is a quarter of a gigabyte."""
+    for old in CACHE_DIR.glob("base-*.tar"):
+        if old != keep:
+            old.unlink(missing_ok=True)
 
 
 def run(argv: Sequence[str], timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -81,6 +97,7 @@ def standin_base() -> str:
             timeout=900,
         )
         partial.replace(tarball)  # atomic: a concurrent run sees a whole tarball or none
+        _prune_cache(keep=tarball)
     podman("import", str(tarball), name, timeout=300)
     return name
 
