@@ -118,8 +118,8 @@ def test_ci_runs_the_ci_script_read_only() -> None:
 
 def test_release_runs_on_version_tags_with_least_privilege() -> None:
     workflow = _load(GITHUB / "workflows" / "release.yml")
-    # PyYAML reads the bare key `on` as True.
-    trigger = workflow.get("on", workflow.get(True))
+    # PyYAML (YAML 1.1) reads the bare key `on` as the boolean True.
+    trigger = {str(k): v for k, v in workflow.items()}.get("True")
     assert trigger == {"push": {"tags": ["v*.*.*"]}}
     assert workflow["permissions"] == {}, "permissions are granted per job"
     for name, job in workflow["jobs"].items():
