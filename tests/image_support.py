@@ -36,7 +36,8 @@ TOOLS = ("buildah", "podman", "mmdebstrap", "runc")
 
 def require_tools() -> dict[str, str]:
     """Paths of the image tools; skip (or fail under CI) when one is missing."""
-    return {name: require_binary(name) for name in TOOLS}
+    hint = "install Debian's buildah, podman, mmdebstrap and runc; .ci/run lists every package"
+    return {name: require_binary(name, hint=hint) for name in TOOLS}
 
 
 def default_base() -> str:

@@ -6,7 +6,7 @@ import re
 import subprocess
 from importlib import metadata
 
-from tests.binaries import require_binary
+from tests.binaries import require_test_extra_tool
 from tests.dockerfile_support import (
     DOCKERFILE,
     DOCKERIGNORE,
@@ -60,7 +60,7 @@ def test_every_stage_starts_from_the_substitutable_base() -> None:
 
 
 def test_hadolint_is_clean() -> None:
-    hadolint = require_binary("hadolint")
+    hadolint = require_test_extra_tool("hadolint")
     result = subprocess.run(
         [hadolint, "--no-color", str(DOCKERFILE)], capture_output=True, text=True, timeout=60, check=False
     )

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 import exporter
-from tests.binaries import require_binary
+from tests.binaries import require_test_extra_tool
 from tests.helm_support import CHART, helm
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +65,7 @@ def _wheel_metadata(wheel: Path) -> Any:
 
 
 def test_twine_check_passes_on_both(dists: dict[str, Path]) -> None:
-    twine = require_binary("twine")
+    twine = require_test_extra_tool("twine")
     out = _run([twine, "check", "--strict", str(dists["sdist"]), str(dists["wheel"])], cwd=ROOT)
     assert out.count("PASSED") == 2, out
 
@@ -132,7 +132,7 @@ def test_the_suite_collects_from_the_sdist(unpacked: Path) -> None:
 @pytest.fixture(scope="module")
 def pipx_install(unpacked: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """`pipx install .` from the unpacked source tree into a throwaway PIPX_HOME; the bin dir."""
-    pipx = require_binary("pipx")
+    pipx = require_test_extra_tool("pipx")
     home = tmp_path_factory.mktemp("pipx")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPX_", "SODA_", "VIRTUAL_ENV"))}
     env.update(

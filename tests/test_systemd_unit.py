@@ -54,7 +54,7 @@ def checkable_unit(tmp_path: Path) -> Path:
 
 
 def test_systemd_analyze_verify_accepts_the_unit(checkable_unit: Path) -> None:
-    analyze = require_binary("systemd-analyze")
+    analyze = require_binary("systemd-analyze", hint="install Debian's systemd package")
     result = subprocess.run(
         [analyze, "verify", "--man=no", str(checkable_unit)],
         capture_output=True,
@@ -67,7 +67,7 @@ def test_systemd_analyze_verify_accepts_the_unit(checkable_unit: Path) -> None:
 
 
 def test_security_exposure_is_at_most_two(checkable_unit: Path) -> None:
-    analyze = require_binary("systemd-analyze")
+    analyze = require_binary("systemd-analyze", hint="install Debian's systemd package")
     result = subprocess.run(
         [analyze, "security", "--offline=yes", "--no-pager", str(checkable_unit)],
         capture_output=True,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.binaries import require_binary
+from tests.binaries import require_test_extra_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 GITHUB = ROOT / ".github"
@@ -47,7 +47,7 @@ def _load(path: Path) -> dict[str, Any]:
 
 def _tool(name: str) -> str:
     """A checker from the test extra; skip (or fail under CI) when it is not installed."""
-    return require_binary(name)
+    return require_test_extra_tool(name)
 
 
 def _check(argv: list[str]) -> None:
