@@ -75,13 +75,6 @@ def test_base_python_satisfies_requires_python() -> None:
     assert (int(match[1]), int(match[2])) >= (int(minimum[1]), int(minimum[2]))
 
 
-def test_final_stage_runs_as_non_root_numeric_user() -> None:
-    user = _stages()[-1].last("USER")
-    assert user is not None, "the final stage must set USER"
-    assert re.fullmatch(r"\d+(:\d+)?", user.args), f"USER must be numeric uid[:gid], got {user.args!r}"
-    assert all(int(part) != 0 for part in user.args.split(":")), "USER must not be root"
-
-
 def test_expose_matches_the_exporter_default_port() -> None:
     exposed = [port for e in _stages()[-1].all("EXPOSE") for port in e.operands()]
     assert exposed == [str(default_listen_port())], exposed

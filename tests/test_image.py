@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import yaml
 from tests.binaries import require_binary
 from tests.conftest import free_port
 from tests.image_support import (
+    CONTAINER_PORT,
     added_bytes,
     build,
     inspect,
@@ -165,8 +167,18 @@ def test_no_installer_or_compiler_in_the_image(image: tuple[str, str]) -> None:
     result = run_once(image[0], "python3", "-c", FIND_TOOLING)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "", f"left in the final image:\n{result.stdout}"
+
+
+def test_image_config_as_kubernetes_and_docker_read_it(image: tuple[str, str]) -> None:
     config = inspect(image[0])["Config"]
-    assert config["User"] not in ("", "0", "root"), config["User"]
+    # runAsNonRoot can only verify a numeric user.
+    assert re.fullmatch(r"[1-9]\d*:[1-9]\d*", config["User"]), config["User"]
+    assert config["Entrypoint"] == ["soda-incidents-exporter"] and not config.get("Cmd"), config
+    assert list(config["ExposedPorts"]) == [f"{CONTAINER_PORT}/tcp"]
+    env = dict(item.split("=", 1) for item in config["Env"])
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"
+    assert not [name for name in env if name.startswith("SODA_")], "no settings or keys baked in"
+    assert config["Labels"]["org.opencontainers.image.licenses"] == "Apache-2.0"
 
 
 def test_pip_check_passes_inside(image: tuple[str, str], tmp_path: Path) -> None:
