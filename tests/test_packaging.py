@@ -174,7 +174,9 @@ def test_chart_carries_artifact_hub_annotations() -> None:
     assert annotations["artifacthub.io/license"] == "Apache-2.0"
     assert annotations["artifacthub.io/prerelease"] in ("true", "false")
     images = yaml.safe_load(annotations["artifacthub.io/images"])
-    assert [i["image"].rsplit(":", 1)[1] for i in images] == [exporter.__version__], "image tag = release"
+    values = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))["image"]
+    default = f"{values['registry']}/{values['repository']}:{exporter.__version__}"
+    assert [i["image"] for i in images] == [default], "list the image the chart runs by default"
     changes = yaml.safe_load(annotations["artifacthub.io/changes"])
     kinds = {"added", "changed", "deprecated", "removed", "fixed", "security"}
     assert changes and all(c["kind"] in kinds and c["description"] for c in changes)
