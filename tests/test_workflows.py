@@ -150,6 +150,6 @@ def test_pypi_uses_trusted_publishing_only() -> None:
     assert "password" not in text and "secrets." not in text, "trusted publishing needs no token"
 
 
-def test_dependabot_watches_actions_python_and_the_base_image() -> None:
+def test_dependabot_watches_the_actions_and_python() -> None:
     ecosystems = {update["package-ecosystem"] for update in _load(DEPENDABOT)["updates"]}
-    assert ecosystems == {"github-actions", "pip", "docker"}
+    assert ecosystems == {"github-actions", "pip"}
