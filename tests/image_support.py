@@ -62,7 +62,9 @@ def _prune_cache(keep: Path) -> None:
 
 def run(argv: Sequence[str], timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run a tool, raising with its output when it fails and ``check`` is set."""
-    result = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
+    result = subprocess.run(
+        list(argv), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, check=False
+    )
     if check and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(argv)} exited {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
