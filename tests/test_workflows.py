@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+import exporter
 from tests.binaries import require_test_extra_tool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,3 +156,37 @@ def test_pypi_uses_trusted_publishing_only() -> None:
 def test_dependabot_watches_the_actions_and_python() -> None:
     ecosystems = {update["package-ecosystem"] for update in _load(DEPENDABOT)["updates"]}
     assert ecosystems == {"github-actions", "pip"}
+
+
+def _version_check_script() -> str:
+    """The release's version-check step, without its PyYAML install (the test extra has it)."""
+    steps = _jobs("release.yml")["check"]["steps"]
+    (step,) = [s for s in steps if s.get("id") == "version"]
+    script: str = step["run"]
+    return script.replace("python -m pip install --quiet PyYAML\n", "")
+
+
+@pytest.mark.parametrize("right", [True, False])
+def test_release_refuses_a_tag_that_disagrees_with_the_version(right: bool, tmp_path: Path) -> None:
+    tag = f"v{exporter.__version__}" if right else "v999.0.0"
+    output = tmp_path / "github_output"
+    env = {
+        "TAG": tag,
+        "GITHUB_OUTPUT": str(output),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    # GitHub runs `run:` steps with bash -e -o pipefail.
+    result = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", _version_check_script()],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if right:
+        assert result.returncode == 0, result.stderr
+        assert output.read_text(encoding="utf-8") == f"version={exporter.__version__}\n"
+    else:
+        assert result.returncode != 0 and "disagrees" in result.stderr, result.stderr
