@@ -32,19 +32,20 @@ from tests.monitoring_stack import Processes, PrometheusAPI, http_ok, wait_for
 BUDGET_BYTES = 40 * 1000 * 1000
 # Run inside the image: every installer or compiler left anywhere on its filesystem.
 FIND_TOOLING = r"""
-import os, sys
+import os
 found = []
-compilers = {"gcc", "cc", "c++", "g++", "clang", "tcc", "pip", "pip3"}
+packages = {"pip", "setuptools", "pkg_resources", "wheel", "ensurepip"}
+commands = {"gcc", "cc", "c++", "g++", "clang", "tcc", "pip", "pip3"}
 for top, dirs, files in os.walk("/"):
     dirs[:] = [d for d in dirs if os.path.join(top, d) not in ("/proc", "/sys", "/dev")]
     for d in dirs:
-        if d in ("pip", "setuptools", "ensurepip") and os.path.exists(os.path.join(top, d, "__init__.py")):
+        if d in packages and os.path.exists(os.path.join(top, d, "__init__.py")):
             found.append(os.path.join(top, d))
     for f in files:
         path = os.path.join(top, f)
         name = f.split("-")[-1] if f.startswith(("x86_64", "aarch64")) else f
         runnable = os.path.isfile(path) and os.access(path, os.X_OK)
-        if f.endswith(".whl") or runnable and (name in compilers or name.startswith(("pip3.", "gcc-"))):
+        if f.endswith(".whl") or runnable and (name in commands or name.startswith(("pip3.", "gcc-"))):
             found.append(path)
 print("\n".join(found))
 """
