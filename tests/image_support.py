@@ -102,6 +102,9 @@ def standin_base() -> str:
         partial.replace(tarball)  # atomic: a concurrent run sees a whole tarball or none
         _prune_cache(keep=tarball)
     podman("import", str(tarball), name, timeout=300)
+    listed = podman("images", "--format", "{{.Repository}}:{{.Tag}}", STANDIN_REPO, check=False).stdout
+    for stale in set(listed.split()) - {name}:
+        remove_image(stale)
     return name
 
 
