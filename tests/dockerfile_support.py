@@ -91,15 +91,34 @@ def parse_instructions(text: str) -> list[Instruction]:
     return result
 
 
+def global_args(preamble: list[Instruction]) -> dict[str, str]:
+    """Defaults of the ``ARG`` instructions before the first ``FROM`` (the ones FROM may use)."""
+    defaults: dict[str, str] = {}
+    for instruction in preamble:
+        if instruction.keyword == "ARG":
+            for token in shlex.split(instruction.args):
+                name, _, value = token.partition("=")
+                defaults[name] = value
+    return defaults
+
+
+def substitute(word: str, defaults: dict[str, str]) -> str:
+    """Expand ``$NAME`` and ``${NAME}`` from ``defaults`` (unset names expand to nothing)."""
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: defaults.get(m[1] or m[2], ""), word)
+
+
 def parse_stages(text: str) -> tuple[list[Instruction], list[Stage]]:
-    """Group instructions by ``FROM``: (global instructions before the first FROM, stages)."""
+    """Group instructions by ``FROM``: (global instructions before the first FROM, stages).
+
+    A stage's base has the global ``ARG`` defaults substituted, as a build without --build-arg sees it.
+    """
     preamble: list[Instruction] = []
     stages: list[Stage] = []
     for instruction in parse_instructions(text):
         if instruction.keyword == "FROM":
             words = [w for w in instruction.args.split() if not w.startswith("--")]
             alias = words[2] if len(words) >= 3 and words[1].upper() == "AS" else None
-            stages.append(Stage(words[0], alias, []))
+            stages.append(Stage(substitute(words[0], global_args(preamble)), alias, []))
         elif stages:
             stages[-1].instructions.append(instruction)
         else:

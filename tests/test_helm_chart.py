@@ -155,7 +155,8 @@ def test_probes_and_ports() -> None:
 
 
 def test_image_defaults_to_app_version_and_digest_wins() -> None:
-    assert container(render())["image"] == f"soda-incidents-exporter:{exporter.__version__}"
+    published = f"ghcr.io/soda-incidents-exporter/soda-incidents-exporter:{exporter.__version__}"
+    assert container(render())["image"] == published, "the default is the released image"
     image = container(render(load_values("all-enabled")))["image"]
     assert image.startswith("registry.example.com/observability/soda-incidents-exporter@sha256:")
 
