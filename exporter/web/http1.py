@@ -139,7 +139,13 @@ class HttpConnection(asyncio.Protocol):
         """Start TLS when the door asks for it, then wait for the first request head."""
         self.transport = transport
         self.shared.connections.add(self)
-        context = self.shared.door.tls_context()
+        try:
+            context = self.shared.door.tls_context()
+        except Exception:  # the security layer's fault: refuse rather than serve without it
+            log.exception("the web configuration gave no TLS context; connection refused")
+            transport.abort()  # type: ignore[attr-defined]
+            self._forget()
+            return
         if context is None:
             self._ready(transport)
             return
@@ -164,7 +170,12 @@ class HttpConnection(asyncio.Protocol):
             self._forget()
             return
         ssl_object = tls.get_extra_info("ssl_object")
-        if not self.shared.door.peer_allowed(ssl_object.getpeercert() if ssl_object else None):
+        try:
+            allowed = self.shared.door.peer_allowed(ssl_object.getpeercert() if ssl_object else None)
+        except Exception:
+            log.exception("checking the client certificate failed; connection refused")
+            allowed = False
+        if not allowed:
             tls.abort()
             self._forget()
             return
@@ -261,7 +272,11 @@ class HttpConnection(asyncio.Protocol):
     def _on_head(self, event: h11.Request) -> None:
         self._head = event
         self._body, self._body_size = [], 0
-        self._early = self._screen(event)
+        try:
+            self._early = self._screen(event)
+        except Exception:  # e.g. the security layer failed: never serve past it
+            log.exception("screening a request failed")
+            self._early = text(HTTPStatus.INTERNAL_SERVER_ERROR, "internal server error\n", close=True)
         # The head is complete: what remains of the request's time bound is for its body.
         self._arm_read(self._request_deadline - self.loop.time())
         if self._early is not None and _has_body(event):
@@ -329,13 +344,18 @@ class HttpConnection(asyncio.Protocol):
 
     def _respond(self, response: Response, close: bool = False) -> None:
         head_request = self._head is not None and self._head.method == b"HEAD"
+        try:
+            extra = self.shared.door.headers()
+        except Exception:
+            log.exception("the web configuration's headers failed")
+            extra = ()
         # No Server header, as Go's servers send none: it tells a scanner more than a client needs.
         headers = [
             ("content-type", response.content_type),
             ("content-length", str(response.length)),
             ("date", self.shared.date()),
             *response.headers,
-            *self.shared.door.headers(),
+            *extra,
         ]
         if close or response.close:
             headers.append(("Connection", "close"))
