@@ -46,6 +46,12 @@ class _Loop:
         try:
             self.loop.run_forever()
         finally:
+            # Connections still being set up when the server stopped: end them inside the loop.
+            pending = asyncio.all_tasks(self.loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             self.loop.close()
 
     def _sweep(self) -> None:
