@@ -12,7 +12,7 @@ from exporter.organizations import REGIONS, Organization, OrganizationsFileError
 from exporter.poller import PollSettings
 from exporter.snapshot import SnapshotSettings
 from exporter.soda.credentials import CredentialsError, CredentialSource
-from exporter.web.http1 import Limits
+from exporter.web.limits import Limits
 from exporter.webhook_settings import WebhookSettings, webhook_settings
 
 

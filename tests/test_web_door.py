@@ -16,7 +16,7 @@ import trustme
 from exporter.app import Exporter
 from exporter.config import parse_args
 from exporter.simulator import SimulatorServer
-from exporter.web.http1 import Limits
+from exporter.web.limits import Limits
 from exporter.web.messages import text
 from exporter.web.server import WebServer
 from tests.conftest import sim_env

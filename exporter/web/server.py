@@ -20,9 +20,11 @@ from prometheus_client import CollectorRegistry, Counter
 
 from exporter.web.accept import ACCEPT_FAILURE_REASONS, Acceptor
 from exporter.web.door import FrontDoor, OpenDoor
-from exporter.web.http1 import HttpConnection, Limits, Shared
+from exporter.web.http1 import HttpConnection
+from exporter.web.limits import Limits
 from exporter.web.listen import bind_all, format_address
 from exporter.web.messages import Handler, Route
+from exporter.web.shared import Shared
 
 log = structlog.get_logger("exporter")
 
