@@ -13,7 +13,7 @@ from exporter.poller import PollSettings
 from exporter.snapshot import SnapshotSettings
 from exporter.soda.credentials import CredentialsError, CredentialSource
 from exporter.web.config_door import load
-from exporter.web.http1 import Limits
+from exporter.web.limits import Limits
 from exporter.web.webconfig import WebConfigError
 from exporter.webhook_settings import WebhookSettings, webhook_settings
 

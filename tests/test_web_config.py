@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exporter.config import parse_args
-from exporter.web.http1 import Limits
+from exporter.web.limits import Limits
 
 ENV = {"SODA_API_KEY_ID": "id", "SODA_API_KEY_SECRET": "secret"}
 

@@ -16,7 +16,7 @@ import trustme
 from exporter.app import Exporter
 from exporter.config import parse_args
 from exporter.simulator import SimulatorServer
-from exporter.web.http1 import Limits
+from exporter.web.limits import Limits
 from exporter.web.messages import text
 from exporter.web.server import WebServer
 from tests.conftest import sim_env
@@ -176,3 +176,31 @@ def test_every_path_the_webhook_included_needs_authorisation_and_gets_the_door_h
         assert requests.get(base + "/healthz", headers={"Authorization": GOOD}, timeout=5).text == "ok\n"
     finally:
         exporter.stop()
+
+
+class BrokenDoor(FakeDoor):
+    """A door whose checks raise, as a bug in the security layer would."""
+
+    def __init__(self, *, broken_tls: bool) -> None:
+        super().__init__()
+        self.broken_tls = broken_tls
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        if self.broken_tls:
+            raise RuntimeError("no certificate")
+        return None
+
+    def authorized(self, authorization: str | None) -> bool:
+        raise RuntimeError("bug")
+
+
+def test_a_failing_door_refuses_instead_of_serving_past_it(serve: Any) -> None:
+    no_tls = serve(BrokenDoor(broken_tls=True))
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(f"http://127.0.0.1:{no_tls.port}/hello", timeout=5)
+    no_auth = serve(BrokenDoor(broken_tls=False))
+    for _ in range(2):  # and the server goes on
+        reply = requests.get(
+            f"http://127.0.0.1:{no_auth.port}/hello", headers={"Authorization": GOOD}, timeout=5
+        )
+        assert reply.status_code == 500 and reply.text != "hello\n"

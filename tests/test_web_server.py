@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 
-from exporter.web.http1 import Limits
+from exporter.web.limits import Limits
 from exporter.web.messages import Request, Response, text
 from exporter.web.server import WebServer
 

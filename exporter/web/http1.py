@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
-from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
 
 import h11
 import structlog
 
-from exporter.web.door import FrontDoor
-from exporter.web.messages import Request, Response, Route, text
+from exporter.web.handshake import handshake
+from exporter.web.messages import Request, Response, text
+from exporter.web.screen import has_body, screen
+from exporter.web.shared import Shared
 
 log = structlog.get_logger("exporter")
 
@@ -33,76 +31,6 @@ LOW_WATER = CHUNK_BYTES // 4
 # The status line, headers and small bodies go out in one write.
 COALESCE_BYTES = 64 * 1024
 REASONS = {status.value: status.phrase for status in HTTPStatus}
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How long each phase of a connection may take, and how big a request may be."""
-
-    read_header_timeout: float = 10.0  # TLS handshake and request head, from accept or the first byte
-    read_timeout: float = 30.0  # a whole request, head and body, from its first byte
-    idle_timeout: float = 120.0  # a kept-alive connection waiting for its next request
-    write_timeout: float = 30.0  # a response the client takes no byte of
-    max_body_bytes: int = 1 << 20
-    max_head_bytes: int = 64 * 1024
-
-
-class Shared:
-    """What every connection of one server uses: routes, door, limits, and the set of open connections."""
-
-    def __init__(self, routes: dict[str, Route], door: FrontDoor, limits: Limits) -> None:
-        self.routes = routes
-        self.door = door
-        self.limits = limits
-        self.connections: set[HttpConnection] = set()
-        self._date = (0, "")
-        bounds = (limits.read_header_timeout, limits.read_timeout, limits.idle_timeout, limits.write_timeout)
-        # Bounds are kept to within a fifth of the shortest (and at most a second) past their time.
-        self.sweep_interval = min(1.0, max(0.05, min(bounds) / 5))
-
-    def sweep(self, now: float) -> None:
-        """Act on every connection whose read or write deadline has passed."""
-        for connection in list(self.connections):
-            if connection.read_deadline and now >= connection.read_deadline:
-                connection.read_timed_out()
-            if connection.write_deadline and now >= connection.write_deadline:
-                connection.write_timed_out()
-
-    def date(self) -> str:
-        """The Date header's value, formatted once a second."""
-        now = int(time.time())
-        if self._date[0] != now:
-            self._date = (now, formatdate(now, usegmt=True))
-        return self._date[1]
-
-
-class _Handshaking(asyncio.Protocol):
-    """Stands in for the connection during its TLS handshake, keeping what arrives before it is done.
-
-    Bytes decrypted right after the handshake reach the application protocol before ``start_tls``
-    returns; and after a failed handshake asyncio hands the application the raw bytes that follow.
-    The first are replayed to the connection once it takes over; the second are dropped with this.
-    """
-
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-        self.eof = False
-
-    def data_received(self, data: bytes) -> None:
-        """Keep the bytes for the connection."""
-        self.received.append(data)
-
-    def eof_received(self) -> bool | None:
-        """Remember the client's close."""
-        self.eof = True
-        return None
-
-
-def _has_body(event: h11.Request) -> bool:
-    for name, value in event.headers:
-        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
-            return True
-    return False
 
 
 class HttpConnection(asyncio.Protocol):
@@ -139,7 +67,13 @@ class HttpConnection(asyncio.Protocol):
         """Start TLS when the door asks for it, then wait for the first request head."""
         self.transport = transport
         self.shared.connections.add(self)
-        context = self.shared.door.tls_context()
+        try:
+            context = self.shared.door.tls_context()
+        except Exception:  # the security layer's fault: refuse rather than serve without it
+            log.exception("the web configuration gave no TLS context; connection refused")
+            transport.abort()  # type: ignore[attr-defined]
+            self._forget()
+            return
         if context is None:
             self._ready(transport)
             return
@@ -147,24 +81,18 @@ class HttpConnection(asyncio.Protocol):
         self.loop.create_task(self._upgrade(transport, context))
 
     async def _upgrade(self, transport: Any, context: ssl.SSLContext) -> None:
-        early = _Handshaking()
-        try:
-            tls = await self.loop.start_tls(
-                transport,
-                early,
-                context,
-                server_side=True,
-                ssl_handshake_timeout=self.shared.limits.read_header_timeout,
-            )
-        except (OSError, asyncio.TimeoutError, ConnectionError):  # ssl.SSLError is an OSError
-            transport.abort()
+        done = await handshake(self.loop, transport, context, self.shared.limits.read_header_timeout)
+        if done is None or self._closed:
             self._forget()
             return
-        if tls is None or self._closed:
-            self._forget()
-            return
+        tls, early = done
         ssl_object = tls.get_extra_info("ssl_object")
-        if not self.shared.door.peer_allowed(ssl_object.getpeercert() if ssl_object else None):
+        try:
+            allowed = self.shared.door.peer_allowed(ssl_object.getpeercert() if ssl_object else None)
+        except Exception:
+            log.exception("checking the client certificate failed; connection refused")
+            allowed = False
+        if not allowed:
             tls.abort()
             self._forget()
             return
@@ -261,35 +189,18 @@ class HttpConnection(asyncio.Protocol):
     def _on_head(self, event: h11.Request) -> None:
         self._head = event
         self._body, self._body_size = [], 0
-        self._early = self._screen(event)
+        try:
+            self._early = screen(event, self.shared)
+        except Exception:  # e.g. the security layer failed: never serve past it
+            log.exception("screening a request failed")
+            self._early = text(HTTPStatus.INTERNAL_SERVER_ERROR, "internal server error\n", close=True)
         # The head is complete: what remains of the request's time bound is for its body.
         self._arm_read(self._request_deadline - self.loop.time())
-        if self._early is not None and _has_body(event):
+        if self._early is not None and has_body(event):
             # Answer at once and close: the body will never be read, so no next request can follow.
             self._respond(self._early, close=True)
         elif self._early is None and self.h11.they_are_waiting_for_100_continue:
             self.transport.write(self.h11.send(h11.InformationalResponse(status_code=100, headers=[])))
-
-    def _screen(self, event: h11.Request) -> Response | None:
-        """The answer the head alone decides: 401, 413, 404 or 405; None when the request may go on."""
-        door = self.shared.door
-        authorization = next((v.decode("latin-1") for k, v in event.headers if k == b"authorization"), None)
-        if not door.authorized(authorization):
-            challenge = door.challenge()
-            headers = (("WWW-Authenticate", challenge),) if challenge else ()
-            return text(HTTPStatus.UNAUTHORIZED, "unauthorized\n", headers)
-        for name, value in event.headers:
-            if name == b"content-length" and int(value) > self.shared.limits.max_body_bytes:
-                return text(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large\n", close=True)
-        path = event.target.decode("latin-1").split("?", 1)[0]
-        route = self.shared.routes.get(path)
-        if route is None:
-            return text(HTTPStatus.NOT_FOUND, "not found\n")
-        method = event.method.decode("latin-1")
-        if method not in route.methods:
-            allow = (("Allow", ", ".join(sorted(route.methods))),)
-            return text(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed\n", allow)
-        return None
 
     def _on_data(self, data: bytes) -> None:
         if self._early is not None:
@@ -329,13 +240,18 @@ class HttpConnection(asyncio.Protocol):
 
     def _respond(self, response: Response, close: bool = False) -> None:
         head_request = self._head is not None and self._head.method == b"HEAD"
+        try:
+            extra = self.shared.door.headers()
+        except Exception:
+            log.exception("the web configuration's headers failed")
+            extra = ()
         # No Server header, as Go's servers send none: it tells a scanner more than a client needs.
         headers = [
             ("content-type", response.content_type),
             ("content-length", str(response.length)),
             ("date", self.shared.date()),
             *response.headers,
-            *self.shared.door.headers(),
+            *extra,
         ]
         if close or response.close:
             headers.append(("Connection", "close"))
@@ -432,8 +348,3 @@ class HttpConnection(asyncio.Protocol):
             self._arm_write()
             return
         self.close()
-
-
-def protocol_factory(shared: Shared, loop: asyncio.AbstractEventLoop) -> Callable[[], HttpConnection]:
-    """What ``loop.create_server`` calls per accepted connection."""
-    return lambda: HttpConnection(shared, loop)

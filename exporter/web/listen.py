@@ -53,10 +53,9 @@ def _dual_stack(port: int) -> socket.socket:
 
 
 def _one_host(host: str, port: int) -> socket.socket:
-    """A socket bound to the first address ``host`` resolves to."""
-    family, kind, proto, _, where = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
+    """A socket bound to the first address ``host`` resolves to, IPv4 first (as Go does for a name)."""
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, kind, proto, _, where = min(found, key=lambda info: info[0] != socket.AF_INET)
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

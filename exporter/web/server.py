@@ -20,9 +20,11 @@ from prometheus_client import CollectorRegistry, Counter
 
 from exporter.web.accept import ACCEPT_FAILURE_REASONS, Acceptor
 from exporter.web.door import FrontDoor, OpenDoor
-from exporter.web.http1 import HttpConnection, Limits, Shared
+from exporter.web.http1 import HttpConnection
+from exporter.web.limits import Limits
 from exporter.web.listen import bind_all, format_address
 from exporter.web.messages import Handler, Route
+from exporter.web.shared import Shared
 
 log = structlog.get_logger("exporter")
 
@@ -46,6 +48,12 @@ class _Loop:
         try:
             self.loop.run_forever()
         finally:
+            # Connections still being set up when the server stopped: end them inside the loop.
+            pending = asyncio.all_tasks(self.loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             self.loop.close()
 
     def _sweep(self) -> None:
