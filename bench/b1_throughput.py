@@ -11,8 +11,8 @@ import orjson
 
 from bench.common import Figure, OrgSpec, ScenarioResult, cpu_seconds, median, ratio, simulator
 from bench.inproc import PULL_EVERY_CYCLE, Floor, exporter, json_decoding, requests_made, timed_cycle
-from exporter.collector import LabelledSnapshot, render_snapshots
-from exporter.snapshot import build_snapshot
+from exporter.exposition.collector import LabelledSnapshot, render_snapshots
+from exporter.incidents.snapshot import build_snapshot
 from exporter.soda.reporting import FetchStats
 
 

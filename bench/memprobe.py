@@ -14,8 +14,8 @@ from typing import Any
 
 from bench.common import memory_kib
 from bench.inproc import PULL_EVERY_CYCLE, exporter, timed_cycle
-from exporter import poller
-from exporter.accumulate import RowAccumulator
+from exporter.incidents.fold import RowAccumulator
+from exporter.poll import poller
 
 
 class KeepAllRows(RowAccumulator):

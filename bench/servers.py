@@ -22,7 +22,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from bench.inproc import exporter, timed_cycle
 from bench.tls import server_context
-from exporter.collector import LabelledSnapshot, SnapshotCollector
+from exporter.exposition.collector import LabelledSnapshot, SnapshotCollector
 
 
 class FloorHandler(BaseHTTPRequestHandler):

@@ -9,20 +9,20 @@ from typing import Any
 
 import structlog
 
+from exporter.actions.webhook import WebhookReceiver, build_webhook
+from exporter.config.organizations import Organization
+from exporter.config.settings import Config
+from exporter.exposition.metrics import ExporterMetrics
+from exporter.exposition.state import ExporterState
 from exporter.logs import add_secret_source
-from exporter.metrics import ExporterMetrics
-from exporter.organizations import Organization
-from exporter.poller import Poller
-from exporter.settings import Config
+from exporter.poll.poller import Poller
 from exporter.soda.credentials import CredentialSource
 from exporter.soda.reporting import ReportingClient
-from exporter.state import ExporterState
 from exporter.web.config_door import WebConfigDoor
 from exporter.web.door import FrontDoor, OpenDoor
 from exporter.web.landing import LandingInfo
 from exporter.web.pages import ExporterPages
 from exporter.web.server import WebServer
-from exporter.webhook import WebhookReceiver, build_webhook
 
 log = structlog.get_logger("exporter")
 

@@ -193,9 +193,9 @@ def _port_of(address: str) -> int:
 
 
 def default_listen_port() -> int:
-    """The exporter's default listen port, from ``exporter.config`` or else from ``--help``."""
+    """The exporter's default listen port, from ``exporter.config.flags`` or else from ``--help``."""
     try:
-        config = importlib.import_module("exporter.config")
+        config = importlib.import_module("exporter.config.flags")
     except ImportError:
         config = None
     if config is not None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from exporter.backfill import (
+from exporter.backfill.counts import (
     MAX_CHUNK_DAYS,
     DayAccumulator,
     DayCounts,
@@ -26,11 +26,11 @@ from exporter.backfill import (
     render_openmetrics,
     request_window,
 )
-from exporter.backfill_cli import main as backfill_main
-from exporter.cli import main as cli_main
+from exporter.cli.backfill import main as backfill_main
+from exporter.cli.entry import main as cli_main
+from exporter.incidents.snapshot import midnight_utc
 from exporter.simulator import Organisation, SimulatorServer
 from exporter.simulator.faults import FaultPlan
-from exporter.snapshot import midnight_utc
 from tests.conftest import KEY_ID, KEY_SECRET, sim_env
 
 D1, D2 = date(2024, 5, 1), date(2024, 5, 2)

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from exporter import __version__
-from exporter.accumulate import RowAccumulator, unresolved_accumulator
+from exporter.incidents.fold import RowAccumulator, unresolved_accumulator
 from exporter.simulator import SimulatorServer
 from exporter.soda.credentials import CredentialSource
 from exporter.soda.errors import SodaAuthError, SodaValidationError

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter.config import (
+from exporter.config.durations import format_duration, parse_duration
+from exporter.config.flags import (
     FLAGS,
     Flag,
     add_flags,
@@ -20,7 +21,6 @@ from exporter.config import (
     parse_args,
     resolve_flags,
 )
-from exporter.durations import format_duration, parse_duration
 
 CREDS = {"SODA_API_KEY_ID": "key-id-123", "SODA_API_KEY_SECRET": "s3cr3t-value-xyz"}
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import requests
 
+from exporter.incidents.snapshot import midnight_utc
 from exporter.simulator import Organisation, SimulatorServer, generate_organisation
-from exporter.snapshot import midnight_utc
 from tests.binaries import require_binary
 from tests.conftest import free_port
 from tests.monitoring_stack import (

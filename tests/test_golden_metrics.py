@@ -14,12 +14,12 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from exporter.metrics import ExporterMetrics
-from exporter.poller import Poller, PollSettings
+from exporter.exposition.metrics import ExporterMetrics
+from exporter.exposition.state import ExporterState
+from exporter.poll.poller import Poller, PollSettings
 from exporter.simulator import SimulatorServer, generate_organisation
 from exporter.soda.credentials import CredentialSource
 from exporter.soda.reporting import ReportingClient
-from exporter.state import ExporterState
 from tests.conftest import KEY_ID, KEY_SECRET
 
 GOLDEN = Path(__file__).parent / "data" / "golden"

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter import actions, config
+from exporter.config import actions
+from exporter.config import flags as config
 from tests.helm_support import (
     CHART,
     RELEASE,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter import config as exporter_config
+from exporter.config import flags as exporter_config
 from exporter.web.webconfig import parse_web_config
 from tests.helm_support import container, load_values, only, pod_spec, render
 

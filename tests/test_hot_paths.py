@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from exporter.accumulate import IncidentRow, unresolved_accumulator
-from exporter.soda.timestamps import parse_timestamp
+from exporter.incidents.fold import IncidentRow, unresolved_accumulator
+from exporter.incidents.timestamps import parse_timestamp
 from tests.test_snapshot import row, snapshot_of
 
 UTC = timezone.utc

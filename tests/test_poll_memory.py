@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from exporter.accumulate import resolved_accumulator, unresolved_accumulator
 from exporter.app import Exporter
+from exporter.incidents.fold import resolved_accumulator, unresolved_accumulator
 from exporter.memory import return_large_buffers_to_os
 from exporter.simulator import SimulatorServer
 from exporter.soda.errors import SodaConnectionError

@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.accumulate import RowAccumulator, resolved_accumulator, unresolved_accumulator
-from exporter.snapshot import PollData, Snapshot, SnapshotSettings, build_snapshot
+from exporter.incidents.fold import RowAccumulator, resolved_accumulator, unresolved_accumulator
+from exporter.incidents.snapshot import PollData, Snapshot, SnapshotSettings, build_snapshot
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 FIRST_DAY = date(2026, 11, 10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from exporter.config import FLAGS
+from exporter.config.flags import FLAGS
 from exporter.simulator import SimulatorServer
 from tests.conftest import scrape
 

@@ -10,11 +10,11 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from exporter import metrics as metrics_module
 from exporter.app import Exporter
-from exporter.metrics import ExporterMetrics
+from exporter.exposition import metrics as metrics_module
+from exporter.exposition.metrics import ExporterMetrics
+from exporter.exposition.state import PollOutcome
 from exporter.simulator import SimulatorServer
-from exporter.state import PollOutcome
 from tests.conftest import scrape
 
 StartExporter = Callable[..., Exporter]

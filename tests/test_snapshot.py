@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from exporter.accumulate import resolved_accumulator, unresolved_accumulator
-from exporter.snapshot import PollData, SnapshotSettings, build_histogram, build_snapshot, normalise
+from exporter.incidents.fold import resolved_accumulator, unresolved_accumulator
+from exporter.incidents.snapshot import PollData, SnapshotSettings, build_histogram, build_snapshot, normalise
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 

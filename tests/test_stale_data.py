@@ -10,11 +10,11 @@ from datetime import timedelta
 import pytest
 
 from exporter.app import Exporter
+from exporter.incidents.snapshot import midnight_utc
+from exporter.poll.windows import newest_day
 from exporter.simulator import SimulatorServer, generate_organisation
 from exporter.simulator.cli import add_simulator_arguments, build_server
 from exporter.simulator.faults import FaultPlan
-from exporter.snapshot import midnight_utc
-from exporter.windows import newest_day
 from tests.conftest import NOW, make_org, series
 
 StartSim = Callable[..., SimulatorServer]

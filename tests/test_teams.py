@@ -6,12 +6,12 @@ from collections.abc import Callable
 
 import pytest
 
-from exporter.accumulate import DatasetAccumulator
 from exporter.app import Exporter
+from exporter.incidents.fold import DatasetAccumulator
+from exporter.incidents.teams import DEFAULT_TEAM_FROM, TeamSource, parse_team_from, team_of
 from exporter.simulator import SimulatorServer
 from exporter.simulator.model import Dataset
 from exporter.simulator.organisation import Organisation
-from exporter.teams import DEFAULT_TEAM_FROM, TeamSource, parse_team_from, team_of
 from tests.conftest import NOW, incident, scrape, series
 from tests.test_config import CREDS, config_error
 

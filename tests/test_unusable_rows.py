@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
-from exporter.accumulate import MAX_UNUSABLE_SHARE, unresolved_accumulator
 from exporter.app import Exporter
+from exporter.incidents.fold import MAX_UNUSABLE_SHARE, unresolved_accumulator
+from exporter.incidents.timestamps import report_day
 from exporter.simulator import SimulatorServer
-from exporter.soda.timestamps import report_day
 from tests.conftest import incident, make_org, series
 from tests.test_faults import PAGE_ARGS, assert_failed_cleanly, inject, open_counts
 

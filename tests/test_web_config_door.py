@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import structlog
 
+from exporter.config.webhook import WebhookToken
 from exporter.web import basic_auth
 from exporter.web.basic_auth import BasicAuth, parse_basic
 from exporter.web.config_door import CHALLENGE, WebConfigDoor, certificate_sans
-from exporter.webhook_settings import WebhookToken
 from tests.tls_support import Pki, bcrypt_hash, make_pki, tls_server_config, write_web_config
 
 

@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from exporter.app import Exporter
+from exporter.exposition.state import PollOutcome
 from exporter.simulator import SimulatorServer
-from exporter.state import PollOutcome
 from exporter.web.landing import DOCS_URL, LandingInfo, render
 from exporter.web.negotiation import by_preference, negotiate
 

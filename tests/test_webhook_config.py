@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter.actions import ActionsFileError, parse_actions
-from exporter.config import parse_args
+from exporter.config.actions import ActionsFileError, parse_actions
+from exporter.config.flags import parse_args
 from exporter.soda.cloud import IncidentUpdate
 
 TOKEN = "webhook-token-for-tests-7c1d"

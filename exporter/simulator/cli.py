@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
-from exporter.durations import parse_duration
+from exporter.config.durations import parse_duration
 from exporter.simulator.faults import FaultPlan
 from exporter.simulator.generator import generate_organisation
 from exporter.simulator.server import SimulatorServer

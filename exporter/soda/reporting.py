@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeGuard, TypeVar
 
+from exporter.incidents.timestamps import parse_timestamp
 from exporter.soda.credentials import CredentialSource
 from exporter.soda.errors import PaginationDriftError, SodaBadResponseError, SodaTimeoutError
 from exporter.soda.http import RequestObserver, SodaHttp
-from exporter.soda.timestamps import parse_timestamp
 
 INCIDENTS_PATH = "/impact/incidents"
 DATASETS_PATH = "/coverage/datasets"

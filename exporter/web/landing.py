@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from exporter import __version__
+from exporter.exposition.state import ExporterState
 from exporter.logs import current_secrets, redact
-from exporter.state import ExporterState
 
 DOCS_URL = "https://github.com/soda-incidents-exporter/soda-incidents-exporter#readme"
 COLUMNS = ("organization", "last poll", "finished", "duration", "open incidents", "report date", "next poll")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from exporter.state import ExporterState
+from exporter.exposition.state import ExporterState
 from exporter.web.landing import LandingInfo, render
 from exporter.web.messages import Request, Response, text
 from exporter.web.negotiation import VARY, negotiate

@@ -8,14 +8,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporter.organizations import REGIONS, Organization, OrganizationsFileError, load_organizations
-from exporter.poller import PollSettings
-from exporter.snapshot import SnapshotSettings
+from exporter.config.organizations import REGIONS, Organization, OrganizationsFileError, load_organizations
+from exporter.config.webhook import WebhookSettings, webhook_settings
+from exporter.incidents.snapshot import SnapshotSettings
+from exporter.poll.poller import PollSettings
 from exporter.soda.credentials import CredentialsError, CredentialSource
 from exporter.web.config_door import load
 from exporter.web.limits import Limits
 from exporter.web.webconfig import WebConfigError
-from exporter.webhook_settings import WebhookSettings, webhook_settings
 
 
 class ConfigError(ValueError):

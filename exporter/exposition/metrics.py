@@ -23,8 +23,8 @@ from prometheus_client import (
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from exporter import __version__
-from exporter.accumulate import SKIP_REASONS
-from exporter.collector import EMPTY_EXPOSITION, OM_EOF, Exposition
+from exporter.exposition.collector import EMPTY_EXPOSITION, OM_EOF, Exposition
+from exporter.incidents.fold import SKIP_REASONS
 from exporter.soda.errors import FAILURE_REASONS
 from exporter.web.basic_auth import FAILURE_REASONS as BASIC_AUTH_FAILURE_REASONS
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from exporter.accumulate import IncidentRow, RowAccumulator
-from exporter.soda.timestamps import parse_timestamp
+from exporter.incidents.fold import IncidentRow, RowAccumulator
+from exporter.incidents.timestamps import parse_timestamp
 
 SEVERITIES = ("minor", "major", "critical")
 OPEN_STATUSES = ("reported", "investigating", "fixing")

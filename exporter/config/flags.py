@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from exporter import __version__
-from exporter.durations import format_duration, parse_duration
-from exporter.organizations import REGIONS
-from exporter.settings import Config, ConfigError, make_config
-from exporter.snapshot import DEFAULT_AGE_BUCKETS
-from exporter.teams import DEFAULT_TEAM_FROM, parse_team_from
+from exporter.config.durations import format_duration, parse_duration
+from exporter.config.organizations import REGIONS
+from exporter.config.settings import Config, ConfigError, make_config
+from exporter.incidents.snapshot import DEFAULT_AGE_BUCKETS
+from exporter.incidents.teams import DEFAULT_TEAM_FROM, parse_team_from
 
 DEFAULT_PORT = 9877
 DEFAULT_LISTEN_ADDRESS = f":{DEFAULT_PORT}"

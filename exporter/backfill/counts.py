@@ -14,10 +14,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
-from exporter.accumulate import UNKNOWN_DATASET, mostly_unusable
-from exporter.snapshot import midnight_utc, normalise
-from exporter.snapshot import zero_filled as snapshot_zero_filled
-from exporter.soda.timestamps import parse_timestamp, report_day
+from exporter.incidents.fold import UNKNOWN_DATASET, mostly_unusable
+from exporter.incidents.snapshot import midnight_utc, normalise
+from exporter.incidents.snapshot import zero_filled as snapshot_zero_filled
+from exporter.incidents.timestamps import parse_timestamp, report_day
 
 DAY_SECONDS = 86400.0
 # The Reporting API defaults a query to the last 31 days; longer ranges are queried in such chunks.

@@ -6,10 +6,10 @@ import threading
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from exporter.accumulate import DatasetInfo
-from exporter.collector import LabelledSnapshot, render_snapshots
-from exporter.metrics import ExporterMetrics
-from exporter.snapshot import Snapshot
+from exporter.exposition.collector import LabelledSnapshot, render_snapshots
+from exporter.exposition.metrics import ExporterMetrics
+from exporter.incidents.fold import DatasetInfo
+from exporter.incidents.snapshot import Snapshot
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporter.actions import BUILTIN_ACTIONS, load_actions
+from exporter.config.actions import BUILTIN_ACTIONS, load_actions
 from exporter.soda.cloud import IncidentUpdate
 from exporter.web.basic_auth import parse_basic
 

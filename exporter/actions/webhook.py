@@ -13,17 +13,17 @@ from typing import Any
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from exporter.actions import remaining_changes
+from exporter.actions.queue import Job, QueueFull, RecentUpdates, UpdateQueue
+from exporter.config.actions import remaining_changes
+from exporter.config.settings import Config
+from exporter.config.webhook import WebhookSettings
+from exporter.exposition.metrics import ExporterMetrics
+from exporter.exposition.state import ExporterState
 from exporter.logs import add_secret_source
-from exporter.metrics import ExporterMetrics
-from exporter.poller import Poller
-from exporter.settings import Config
+from exporter.poll.poller import Poller
 from exporter.soda.cloud import CloudClient, IncidentUpdate, SodaError
-from exporter.state import ExporterState
-from exporter.update_queue import Job, QueueFull, RecentUpdates, UpdateQueue
 from exporter.web.messages import Request, Response, text
 from exporter.web.server import WebServer
-from exporter.webhook_settings import WebhookSettings
 
 log = structlog.get_logger("exporter")
 

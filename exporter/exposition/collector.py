@@ -12,8 +12,8 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from exporter.accumulate import DatasetInfo
-from exporter.snapshot import Histogram, Snapshot, midnight_utc
+from exporter.incidents.fold import DatasetInfo
+from exporter.incidents.snapshot import Histogram, Snapshot, midnight_utc
 
 CACHED = "Cached from the last successful poll of the Soda Cloud Reporting API."
 OM_EOF = b"# EOF\n"

@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from exporter.soda.timestamps import report_day
-from exporter.teams import TeamSource, team_of
+from exporter.incidents.teams import TeamSource, team_of
+from exporter.incidents.timestamps import report_day
 
 # Every reason a row can be skipped for, so the counter's series exist (at 0) from the start.
 SKIP_REASONS = (

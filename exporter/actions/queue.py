@@ -8,7 +8,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from exporter.snapshot import Snapshot
+from exporter.incidents.snapshot import Snapshot
 from exporter.soda.cloud import IncidentUpdate
 
 # Soda refreshes reporting data once a day; after two days an update the snapshot still does not show

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.durations import parse_duration
+from exporter.config.durations import parse_duration
+from exporter.config.yamlfile import load_yaml_file
 from exporter.soda.credentials import CredentialsError, CredentialSource
-from exporter.yamlfile import load_yaml_file
 
 REGIONS = {
     "eu": ("https://reporting.cloud.soda.io/v1", "https://cloud.soda.io"),

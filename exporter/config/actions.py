@@ -6,8 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from exporter.config.yamlfile import load_yaml_file
 from exporter.soda.cloud import IncidentUpdate
-from exporter.yamlfile import load_yaml_file
 
 BUILTIN_ACTIONS: Mapping[str, IncidentUpdate] = {
     "escalate": IncidentUpdate(severity="critical"),

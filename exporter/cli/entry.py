@@ -13,16 +13,13 @@ from typing import NoReturn
 
 import structlog
 
-from exporter.config import parse_args
+from exporter.cli.demo import DEMO_KEY_ID, DEMO_KEY_SECRET
+from exporter.config.flags import parse_args
 from exporter.logs import configure_logging
 from exporter.memory import return_large_buffers_to_os
 from exporter.soda.credentials import CredentialSource
 
 log = structlog.get_logger("exporter")
-
-# The embedded simulator's own key pair: it guards nothing but a demo.
-DEMO_KEY_ID = "demo-key-id"
-DEMO_KEY_SECRET = "demo-key-secret"
 
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {}
 
@@ -49,8 +46,8 @@ def run_simulate(argv: list[str]) -> int:
 def run_incident(argv: list[str]) -> int:
     """Update a Soda incident from the command line (``incident update ID --status ...``)."""
     # Imported here, as for simulate: registering from the other module would miss this registry
-    # when the module runs as ``python -m exporter.cli`` (then named __main__).
-    from exporter.incident_cli import main as incident_main
+    # when a module runs as ``python -m ...`` (then named __main__).
+    from exporter.cli.incident import main as incident_main
 
     return incident_main(argv)
 
@@ -58,7 +55,7 @@ def run_incident(argv: list[str]) -> int:
 @subcommand("backfill")
 def run_backfill(argv: list[str]) -> int:
     """Write the Reporting API's history as OpenMetrics for promtool (``backfill --from --to -o``)."""
-    from exporter.backfill_cli import main as backfill_main
+    from exporter.cli.backfill import main as backfill_main
 
     return backfill_main(argv)
 
@@ -132,7 +129,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] in SUBCOMMANDS:
         return SUBCOMMANDS[args[0]](args[1:])
     return run_exporter(args)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

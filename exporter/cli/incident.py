@@ -9,10 +9,10 @@ import sys
 from collections.abc import Mapping
 from typing import NoReturn
 
-from exporter.config import FLAGS, add_flags, resolve_flags
+from exporter.config.flags import FLAGS, add_flags, resolve_flags
+from exporter.config.organizations import REGIONS
+from exporter.config.settings import ConfigError
 from exporter.logs import add_secret_source, configure_logging
-from exporter.organizations import REGIONS
-from exporter.settings import ConfigError
 from exporter.soda.cloud import SEVERITIES, STATUSES, CloudClient, IncidentUpdate, SodaError, UpdatedIncident
 from exporter.soda.credentials import CredentialsError, CredentialSource
 

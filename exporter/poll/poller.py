@@ -13,21 +13,21 @@ from typing import TypeVar
 
 import structlog
 
-from exporter.accumulate import (
+from exporter.exposition.metrics import ExporterMetrics, labelled
+from exporter.exposition.state import ExporterState, PollOutcome
+from exporter.incidents.fold import (
     MAX_UNUSABLE_SHARE,
     RowAccumulator,
     resolved_accumulator,
     unresolved_accumulator,
 )
-from exporter.datasets import DatasetRefresher
-from exporter.metrics import ExporterMetrics, labelled
-from exporter.snapshot import PollData, SnapshotSettings, build_snapshot
+from exporter.incidents.snapshot import PollData, SnapshotSettings, build_snapshot
+from exporter.incidents.teams import DEFAULT_TEAM_FROM, TeamSource, parse_team_from
+from exporter.poll.datasets import DatasetRefresher
+from exporter.poll.windows import end_of_day, latest_report_day
 from exporter.soda.credentials import CredentialsError
 from exporter.soda.errors import SodaBadResponseError, SodaError, SodaTimeoutError
 from exporter.soda.reporting import FetchStats, ReportingClient
-from exporter.state import ExporterState, PollOutcome
-from exporter.teams import DEFAULT_TEAM_FROM, TeamSource, parse_team_from
-from exporter.windows import end_of_day, latest_report_day
 
 log = structlog.get_logger("exporter.poller")
 ResultT = TypeVar("ResultT")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, NoReturn, TextIO
 
-from exporter.backfill import (
+from exporter.backfill.counts import (
     DAY_SECONDS,
     DayAccumulator,
     DayCounts,
@@ -22,13 +22,13 @@ from exporter.backfill import (
     render_labelled,
     request_window,
 )
-from exporter.backfill_output import check_writable, plural, write_counted
-from exporter.cli import DEMO_KEY_ID, DEMO_KEY_SECRET
-from exporter.config import FLAGS, Flag, add_flags, resolve_flags
-from exporter.durations import parse_duration
+from exporter.backfill.output import check_writable, plural, write_counted
+from exporter.cli.demo import DEMO_KEY_ID, DEMO_KEY_SECRET
+from exporter.config.durations import parse_duration
+from exporter.config.flags import FLAGS, Flag, add_flags, resolve_flags
+from exporter.config.organizations import REGIONS, OrganizationsFileError, load_organizations
+from exporter.config.settings import ConfigError
 from exporter.logs import add_secret_source, configure_logging
-from exporter.organizations import REGIONS, OrganizationsFileError, load_organizations
-from exporter.settings import ConfigError
 from exporter.soda.credentials import CredentialsError, CredentialSource
 from exporter.soda.errors import SodaBadResponseError, SodaError
 from exporter.soda.reporting import ReportingClient

@@ -7,11 +7,11 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from exporter.accumulate import DatasetAccumulator, DatasetInfo
+from exporter.incidents.fold import DatasetAccumulator, DatasetInfo
+from exporter.incidents.teams import TeamSource
 from exporter.soda.credentials import CredentialsError
 from exporter.soda.errors import SodaError
 from exporter.soda.reporting import ReportingClient
-from exporter.teams import TeamSource
 
 log = structlog.get_logger("exporter.datasets")
 

@@ -1,0 +1,1 @@
+"""Incident updates from Alertmanager webhooks."""

@@ -1,0 +1,1 @@
+"""Historical counts for a date range, written as OpenMetrics for promtool."""

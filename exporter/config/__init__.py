@@ -1,0 +1,1 @@
+"""Flags, the validated configuration and the files it names."""

@@ -1,0 +1,1 @@
+"""Snapshots rendered as metrics, the exporter's own metrics, and what scrapes read."""

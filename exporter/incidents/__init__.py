@@ -1,0 +1,1 @@
+"""The pure core: rows folded into per-incident state, and snapshots of it."""

@@ -1,0 +1,1 @@
+"""The poll cycle against the Reporting API."""
