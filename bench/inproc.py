@@ -14,7 +14,7 @@ import requests
 
 from bench.common import KEY_ID, KEY_SECRET
 from exporter.app import Exporter
-from exporter.config.flags import parse_args
+from exporter.config.arguments import parse_args
 from exporter.logs import configure_logging
 from exporter.soda import http as soda_http
 

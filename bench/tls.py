@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     cert, key, flags = Path(args[0]), Path(args[1]), args[2:]
     from exporter.app import Exporter
-    from exporter.config.flags import parse_args
+    from exporter.config.arguments import parse_args
     from exporter.logs import configure_logging
 
     config = parse_args(flags)

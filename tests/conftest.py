@@ -14,7 +14,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.app import Exporter
-from exporter.config.flags import parse_args
+from exporter.config.arguments import parse_args
 from exporter.simulator import (
     Dataset,
     Incident,

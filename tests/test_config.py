@@ -10,17 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from exporter.config.arguments import add_flags, build_parser, join_negative_values, parse_args, resolve_flags
 from exporter.config.durations import format_duration, parse_duration
-from exporter.config.flags import (
-    FLAGS,
-    Flag,
-    add_flags,
-    build_parser,
-    env_var_for,
-    join_negative_values,
-    parse_args,
-    resolve_flags,
-)
+from exporter.config.flags import FLAGS, Flag, env_var_for
 
 CREDS = {"SODA_API_KEY_ID": "key-id-123", "SODA_API_KEY_SECRET": "s3cr3t-value-xyz"}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from exporter.app import Exporter
-from exporter.config.flags import parse_args
+from exporter.config.arguments import parse_args
 from exporter.simulator import SimulatorServer
 from exporter.simulator.faults import FaultPlan
 from tests.conftest import KEY_ID, KEY_SECRET, incident, make_org, scrape, series, wait_until

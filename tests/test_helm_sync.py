@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter.config import actions
+from exporter.config import actions, arguments
 from exporter.config import flags as config
 from tests.helm_support import (
     CHART,
@@ -184,8 +184,8 @@ def test_chart_defaults_equal_the_exporter_defaults() -> None:
 @pytest.mark.parametrize("values_file", ["defaults", "all-enabled", "existing-secret", "demo", "webhook"])
 def test_rendered_args_are_accepted_by_the_exporter(values_file: str) -> None:
     args = container(render(load_values(values_file)))["args"]
-    namespace = config.build_parser().parse_args(args)
-    resolved = config.resolve_flags(namespace, {})
+    namespace = arguments.build_parser().parse_args(args)
+    resolved = arguments.resolve_flags(namespace, {})
     assert resolved["web_listen_address"] == (("", chart_defaults()["web"]["port"]),)
     assert bool(resolved["webhook_enable"]) == (values_file == "webhook")
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter.config import flags as exporter_config
+from exporter.config import arguments as exporter_arguments
 from exporter.web.webconfig import parse_web_config
 from tests.helm_support import container, load_values, only, pod_spec, render
 
@@ -48,8 +48,8 @@ def test_the_secret_and_the_tls_secret_are_projected_read_only_and_the_flag_is_p
     docs = render(web_values())
     args = container(docs)["args"]
     assert f"--web.config.file={WEB_DIR}/web-config.yml" in args
-    namespace = exporter_config.build_parser().parse_args(args)
-    assert exporter_config.resolve_flags(namespace, {})["web_config_file"] == f"{WEB_DIR}/web-config.yml"
+    namespace = exporter_arguments.build_parser().parse_args(args)
+    assert exporter_arguments.resolve_flags(namespace, {})["web_config_file"] == f"{WEB_DIR}/web-config.yml"
     mount = next(m for m in container(docs)["volumeMounts"] if m["name"] == "web-config")
     assert mount == {
         "name": "web-config",

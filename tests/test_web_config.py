@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.config.flags import parse_args
+from exporter.config.arguments import parse_args
 from exporter.web.limits import Limits
 
 ENV = {"SODA_API_KEY_ID": "id", "SODA_API_KEY_SECRET": "secret"}

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from exporter.config.flags import parse_args
+from exporter.config.arguments import parse_args
 from exporter.web.config_door import load
 from exporter.web.webconfig import TLS12_CIPHERS, TLS13_CIPHERS, WebConfigError, parse_web_config
 from tests.test_config import CREDS, config_error

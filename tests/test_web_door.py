@@ -14,7 +14,7 @@ import requests
 import trustme
 
 from exporter.app import Exporter
-from exporter.config.flags import parse_args
+from exporter.config.arguments import parse_args
 from exporter.simulator import SimulatorServer
 from exporter.web.limits import Limits
 from exporter.web.messages import text

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from exporter.config.actions import ActionsFileError, parse_actions
-from exporter.config.flags import parse_args
+from exporter.config.arguments import parse_args
 from exporter.soda.cloud import IncidentUpdate
 
 TOKEN = "webhook-token-for-tests-7c1d"

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any, NoReturn, TextIO
+from typing import Any, TextIO
 
 from exporter.backfill.counts import (
     DAY_SECONDS,
@@ -24,8 +24,9 @@ from exporter.backfill.counts import (
 )
 from exporter.backfill.output import check_writable, plural, write_counted
 from exporter.cli.demo import DEMO_KEY_ID, DEMO_KEY_SECRET
+from exporter.config.arguments import OneLineParser, add_flags, resolve_flags
 from exporter.config.durations import parse_duration
-from exporter.config.flags import FLAGS, Flag, add_flags, resolve_flags
+from exporter.config.flags import FLAGS, Flag
 from exporter.config.organizations import REGIONS, OrganizationsFileError, load_organizations
 from exporter.config.settings import ConfigError
 from exporter.logs import add_secret_source, configure_logging
@@ -43,14 +44,6 @@ SHARED_FLAGS = frozenset((
 BACKFILL_FLAGS: tuple[Flag, ...] = tuple(flag for flag in FLAGS if flag.name in SHARED_FLAGS)
 
 
-class _Parser(argparse.ArgumentParser):
-    """Errors are one line and exit code 2, like the exporter's."""
-
-    def error(self, message: str) -> NoReturn:
-        """Print one line naming the problem and exit 2."""
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 @dataclass(frozen=True)
 class BackfillOptions:
     """A validated backfill request."""
@@ -66,7 +59,7 @@ class BackfillOptions:
 
 def build_parser() -> argparse.ArgumentParser:
     """The backfill argument parser; the shared flags fall back to the exporter's variables."""
-    parser = _Parser(
+    parser = OneLineParser(
         prog=PROG,
         allow_abbrev=False,
         description="Write one sample per report date of soda_incidents_open and soda_incidents_resolved "

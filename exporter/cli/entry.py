@@ -14,7 +14,7 @@ from typing import NoReturn
 import structlog
 
 from exporter.cli.demo import DEMO_KEY_ID, DEMO_KEY_SECRET
-from exporter.config.flags import parse_args
+from exporter.config.arguments import parse_args
 from exporter.logs import configure_logging
 from exporter.memory import return_large_buffers_to_os
 from exporter.soda.credentials import CredentialSource

@@ -7,9 +7,9 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from typing import NoReturn
 
-from exporter.config.flags import FLAGS, add_flags, resolve_flags
+from exporter.config.arguments import OneLineParser, add_flags, resolve_flags
+from exporter.config.flags import FLAGS
 from exporter.config.organizations import REGIONS
 from exporter.config.settings import ConfigError
 from exporter.logs import add_secret_source, configure_logging
@@ -36,18 +36,12 @@ SHARED_FLAGS = tuple(
 CHANGE_OPTIONS = "--status, --severity, --title, --description or --resolution-notes"
 
 
-class _Parser(argparse.ArgumentParser):
-    """Errors are one line and exit code 2, as for the exporter's own flags."""
-
-    def error(self, message: str) -> NoReturn:
-        """Print one line naming the problem and exit 2."""
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``incident`` and its ``update`` command."""
-    parser = _Parser(prog=PROG, allow_abbrev=False, description="Act on Soda Cloud incidents.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
+    parser = OneLineParser(prog=PROG, allow_abbrev=False, description="Act on Soda Cloud incidents.")
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=OneLineParser
+    )
     update = commands.add_parser(
         "update",
         allow_abbrev=False,
