@@ -16,7 +16,8 @@ from pathlib import Path
 
 from exporter.exposition.metrics import ExporterMetrics
 from exporter.exposition.state import ExporterState
-from exporter.poll.poller import Poller, PollSettings
+from exporter.poll.poller import Poller
+from exporter.poll.settings import PollSettings
 from exporter.simulator import SimulatorServer, generate_organisation
 from exporter.soda.credentials import CredentialSource
 from exporter.soda.reporting import ReportingClient

@@ -14,7 +14,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from exporter.actions.queue import Job, QueueFull, RecentUpdates, UpdateQueue
-from exporter.config.actions import remaining_changes
+from exporter.actions.rules import remaining_changes
 from exporter.config.settings import Config
 from exporter.config.webhook import WebhookSettings
 from exporter.exposition.metrics import ExporterMetrics

@@ -1,4 +1,4 @@
-"""What a ``soda_action`` alert label asks for: built-in and YAML-defined actions, and what they change."""
+"""What a ``soda_action`` alert label asks for: the built-in actions and those of the actions file."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ BUILTIN_ACTIONS: Mapping[str, IncidentUpdate] = {
 # Action names become the ``action`` label of a metric, so they are kept short and tame.
 ACTION_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 ACTION_FIELDS = ("title", "severity", "status", "description", "resolution_notes")
-# Fields whose current value the snapshot knows; the others cannot be compared and always count as changes.
-COMPARABLE_FIELDS = ("severity", "status")
 
 
 class ActionsFileError(ValueError):
@@ -63,14 +61,3 @@ def load_actions(path: str | None) -> dict[str, IncidentUpdate]:
         raise ActionsFileError(str(exc)) from None
     actions.update(parse_actions(document, f"actions file {path}"))
     return actions
-
-
-def remaining_changes(update: IncidentUpdate, current: tuple[str, str]) -> IncidentUpdate:
-    """The part of ``update`` that would change an incident now in (severity, status) ``current``."""
-    severity, status = (value.strip().lower() for value in current)
-    fields = update.fields()
-    if fields.get("severity") == severity:
-        del fields["severity"]
-    if fields.get("status") == status:
-        del fields["status"]
-    return IncidentUpdate(**fields)

@@ -11,7 +11,7 @@ from typing import Any
 from exporter.config.organizations import REGIONS, Organization, OrganizationsFileError, load_organizations
 from exporter.config.webhook import WebhookSettings, webhook_settings
 from exporter.incidents.snapshot import SnapshotSettings
-from exporter.poll.poller import PollSettings
+from exporter.poll.settings import PollSettings
 from exporter.soda.credentials import CredentialsError, CredentialSource
 from exporter.web.config_door import load
 from exporter.web.limits import Limits

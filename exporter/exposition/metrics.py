@@ -24,10 +24,11 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 
 from exporter import __version__
 from exporter.exposition.collector import EMPTY_EXPOSITION, OM_EOF, Exposition
-from exporter.incidents.fold import SKIP_REASONS
+from exporter.incidents.domain import SKIP_REASONS
 from exporter.soda.errors import FAILURE_REASONS
-from exporter.web.basic_auth import FAILURE_REASONS as BASIC_AUTH_FAILURE_REASONS
 
+# What exporter.web.basic_auth answers when a request fails its check (label values of the auth counter).
+BASIC_AUTH_FAILURE_REASONS = ("missing", "malformed", "unknown_user", "wrong_password", "throttled")
 WEB_AUTH_FAILURE_REASONS = (*BASIC_AUTH_FAILURE_REASONS, "client_certificate")
 
 # The _created series of counters add nothing for an exporter's users and double the counter lines.

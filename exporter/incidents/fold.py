@@ -13,16 +13,6 @@ from typing import Any, NamedTuple
 from exporter.incidents.teams import TeamSource, team_of
 from exporter.incidents.timestamps import report_day
 
-# Every reason a row can be skipped for, so the counter's series exist (at 0) from the start.
-SKIP_REASONS = (
-    "not_an_object",
-    "missing_incident_id",
-    "bad_report_date",
-    "missing_dataset_id",
-    "bad_created_at",
-    "bad_resolved_at",
-    "bad_status",
-)
 # Where a row without a usable dataset_id is counted (like severity and status, which become "unknown").
 UNKNOWN_DATASET = "unknown"
 # The reasons that leave a row out of every count: the fields that decide whether, and when, it is open.

@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from exporter.incidents.domain import OPEN_STATUSES, SEVERITIES
 from exporter.incidents.fold import IncidentRow, RowAccumulator
 from exporter.incidents.timestamps import parse_timestamp
 
-SEVERITIES = ("minor", "major", "critical")
-OPEN_STATUSES = ("reported", "investigating", "fixing")
 UNKNOWN = "unknown"
 _UNKNOWN_CREATED = float("inf")
 DEFAULT_AGE_BUCKETS: tuple[float, ...] = tuple(

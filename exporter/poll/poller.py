@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import TypeVar
 
@@ -21,9 +20,9 @@ from exporter.incidents.fold import (
     resolved_accumulator,
     unresolved_accumulator,
 )
-from exporter.incidents.snapshot import PollData, SnapshotSettings, build_snapshot
-from exporter.incidents.teams import DEFAULT_TEAM_FROM, TeamSource, parse_team_from
+from exporter.incidents.snapshot import PollData, build_snapshot
 from exporter.poll.datasets import DatasetRefresher
+from exporter.poll.settings import PollSettings
 from exporter.poll.windows import end_of_day, latest_report_day
 from exporter.soda.credentials import CredentialsError
 from exporter.soda.errors import SodaBadResponseError, SodaError, SodaTimeoutError
@@ -34,19 +33,6 @@ ResultT = TypeVar("ResultT")
 # Every request, retry and retry sleep of a cycle is cut at --poll.timeout; the cycle thread is
 # abandoned only this much later, as a backstop for a body that trickles in past its read timeout.
 BACKSTOP_GRACE_SECONDS = 0.5
-
-
-@dataclass(frozen=True)
-class PollSettings:
-    """Timing and window settings of one organisation's poller."""
-
-    interval_seconds: float = 300.0
-    lookback_seconds: float = 3 * 86400.0
-    timeout_seconds: float = 120.0
-    max_age_seconds: float = 6 * 3600.0
-    datasets_interval_seconds: float = 3600.0
-    datasets_team_from: tuple[TeamSource, ...] = parse_team_from(DEFAULT_TEAM_FROM)
-    snapshot: SnapshotSettings = field(default_factory=SnapshotSettings)
 
 
 class CycleFailed(Exception):

@@ -1,10 +1,11 @@
 """An embedded Soda Cloud simulator: a real HTTP server speaking the published Soda Cloud APIs."""
 
+from exporter.incidents.domain import SEVERITIES, STATUSES
 from exporter.simulator.cli import add_simulator_arguments, main, run_simulator
 from exporter.simulator.cloud_api import UpdateRecord
 from exporter.simulator.faults import FAULT_KINDS, FaultPlan, FaultRule
 from exporter.simulator.generator import generate_organisation
-from exporter.simulator.model import SEVERITIES, STATUSES, Dataset, Incident, IncidentState, StateChange
+from exporter.simulator.model import Dataset, Incident, IncidentState, StateChange
 from exporter.simulator.organisation import Organisation
 from exporter.simulator.server import RequestRecord, SimulatorServer
 

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from exporter.incidents.domain import SEVERITIES, STATUSES
 from exporter.simulator.auth import Credentials, KeyStore, SlidingWindowLimiter, basic_credentials
-from exporter.simulator.model import SEVERITIES, STATUSES, Incident
+from exporter.simulator.model import Incident
 from exporter.simulator.organisation import Organisation
 from exporter.simulator.replies import Reply, Request, cloud_error
 

@@ -6,7 +6,8 @@ import random
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from exporter.simulator.model import SEVERITIES, Dataset, Incident, StateChange, as_utc
+from exporter.incidents.domain import SEVERITIES
+from exporter.simulator.model import Dataset, Incident, StateChange, as_utc
 from exporter.simulator.organisation import Organisation
 
 _SEVERITY_WEIGHTS = (55, 30, 15)

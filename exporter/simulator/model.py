@@ -6,9 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-SEVERITIES = ("minor", "major", "critical")
-STATUSES = ("reported", "investigating", "fixing", "resolved")
-RESOLVED = "resolved"
+from exporter.incidents.domain import RESOLVED
 
 
 def as_utc(when: datetime) -> datetime:

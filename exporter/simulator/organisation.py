@@ -7,16 +7,8 @@ from collections import OrderedDict
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from exporter.simulator.model import (
-    RESOLVED,
-    SEVERITIES,
-    STATUSES,
-    Dataset,
-    Incident,
-    IncidentState,
-    StateChange,
-    as_utc,
-)
+from exporter.incidents.domain import RESOLVED, SEVERITIES, STATUSES
+from exporter.simulator.model import Dataset, Incident, IncidentState, StateChange, as_utc
 from exporter.simulator.rows import dataset_row, incident_row, stable_uuid
 
 # (report date, incident, its state on that date)

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import requests
 import structlog
 
+from exporter.incidents.domain import SEVERITIES, STATUSES
 from exporter.soda.credentials import Credentials, CredentialsError, CredentialSource
 from exporter.soda.errors import (
     SodaAuthError,
@@ -28,8 +29,6 @@ from exporter.soda.errors import (
 )
 from exporter.soda.http import RequestObserver, new_session
 from exporter.soda.incident_models import (
-    SEVERITIES,
-    STATUSES,
     IncidentNotFound,
     IncidentUpdate,
     IncidentUpdateRejected,

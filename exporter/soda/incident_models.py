@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from exporter.incidents.domain import SEVERITIES, STATUSES
 from exporter.soda.errors import SodaAuthError, SodaBadResponseError, SodaError
-
-SEVERITIES = ("minor", "major", "critical")
-STATUSES = ("reported", "investigating", "fixing", "resolved")
 
 
 class IncidentUpdateRejected(SodaError):

@@ -24,8 +24,6 @@ BCRYPT_MAX_BYTES = 72
 CHECKS_PER_SECOND = 4.0
 CHECKS_BURST = 8.0
 
-FAILURE_REASONS = ("missing", "malformed", "unknown_user", "wrong_password", "throttled")
-
 
 def parse_basic(authorization: str | None) -> tuple[str, str] | None:
     """(user, password) from an ``Authorization: Basic`` header, or None when it carries none."""
@@ -55,7 +53,10 @@ class BasicAuth:
         self._refilled = clock()
 
     def check(self, authorization: str | None) -> str | None:
-        """None when ``authorization`` names a user with the right password, else a FAILURE_REASONS entry."""
+        """None when ``authorization`` names a user with the right password, else the reason it fails.
+
+        The reasons are the label values in ``exporter.exposition.metrics.BASIC_AUTH_FAILURE_REASONS``.
+        """
         if not (authorization or "").strip():
             return "missing"
         credentials = parse_basic(authorization)
