@@ -43,9 +43,9 @@ def _decode_cost(page: bytes, repeats: int) -> dict[str, float]:
 
 def _breakdown(app: Any) -> dict[str, float]:
     """Seconds of the snapshot and render steps alone, on freshly fetched data."""
-    data, _ = app.poller._fetch(FetchStats())
+    data, _ = app.pollers[0]._fetch(FetchStats())
     started = time.perf_counter()
-    snapshot = build_snapshot(data, app.poller._clock(), app.config.poll.snapshot)
+    snapshot = build_snapshot(data, app.pollers[0]._clock(), app.config.poll.snapshot)
     built = time.perf_counter()
     exposition = render_snapshots([LabelledSnapshot((), snapshot)])
     rendered = time.perf_counter()

@@ -72,7 +72,7 @@ class ScenarioResult:
 
 @dataclass(frozen=True)
 class OrgSpec:
-    """Arguments of ``generate_organisation`` for one simulated organisation."""
+    """Arguments of ``generate_organization`` for one simulated organisation."""
 
     incidents: int
     datasets: int

@@ -36,7 +36,7 @@ def exporter(reporting_url: str, *flags: str) -> Iterator[Exporter]:
         yield app
     finally:
         app.server.close()
-        app.client.close()
+        app.pollers[0].client.close()
 
 
 def requests_made(app: Exporter) -> dict[str, int]:
@@ -53,7 +53,7 @@ def requests_made(app: Exporter) -> dict[str, int]:
 def timed_cycle(app: Exporter) -> float:
     """Wall seconds of one real poll cycle (fetch, snapshot, render, publish); fails if it fails."""
     started = time.perf_counter()
-    ok = app.poller.run_cycle()
+    ok = app.pollers[0].run_cycle()
     elapsed = time.perf_counter() - started
     if not ok:
         raise RuntimeError("the poll cycle failed; see the exporter's log")

@@ -81,7 +81,7 @@ def serve_per_scrape(reporting_url: str) -> None:
         timed_cycle(app)
         snapshot = app.state.snapshot("default")
         assert snapshot is not None
-        items = [LabelledSnapshot((), snapshot, app.poller.datasets.datasets)]
+        items = [LabelledSnapshot((), snapshot, app.pollers[0].datasets.datasets)]
         # One registry holding the live metrics and the incident families, rendered on each scrape.
         registry = app.metrics.registry
         registry.register(SnapshotCollector(lambda: items))

@@ -19,7 +19,7 @@ from types import FrameType
 from typing import Any
 
 from bench.common import KEY_ID, KEY_SECRET
-from exporter.simulator import Organisation, SimulatorServer, generate_organisation, replies
+from exporter.simulator import Organization, SimulatorServer, generate_organization, replies
 
 Rows = list[dict[str, Any]]
 
@@ -39,7 +39,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def memoise_pages(org: Organisation, *, share_rows: bool) -> set[int]:
+def memoise_pages(org: Organization, *, share_rows: bool) -> set[int]:
     """Answer repeated incident queries from rendered rows; return the ids of the memoised lists.
 
     Rows are handed out as copies unless ``share_rows`` (then the same list object every time).
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     """Build the organisation, warm its query cache, serve, and announce the URL."""
     args = parse(argv)
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    org = generate_organisation(
+    org = generate_organization(
         seed=args.seed,
         incidents=args.incidents,
         datasets=args.datasets,

@@ -68,9 +68,6 @@ class Exporter:
         self.metrics = ExporterMetrics(("organization",) if config.labelled else ())
         self.state = ExporterState(self.metrics)
         self.pollers = [self._poller_for(org) for org in config.organizations]
-        # The first organisation's parts, for single-organisation callers.
-        self.poller = self.pollers[0]
-        self.client = self.poller.client
         self.door = door if door is not None else build_front_door(config, self.metrics)
         # Binds now: a bad or busy address fails here, with the address named (ListenError).
         self.server = WebServer(

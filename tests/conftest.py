@@ -18,10 +18,10 @@ from exporter.config.arguments import parse_args
 from exporter.simulator import (
     Dataset,
     Incident,
-    Organisation,
+    Organization,
     SimulatorServer,
     StateChange,
-    generate_organisation,
+    generate_organization,
 )
 
 KEY_ID = "test-key-id-0001"
@@ -36,13 +36,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def make_org(incidents: list[Incident], *, datasets: int = 2, now: datetime = NOW) -> Organisation:
+def make_org(incidents: list[Incident], *, datasets: int = 2, now: datetime = NOW) -> Organization:
     """An organisation from explicit incident histories."""
     sets = [
         Dataset(f"ds-{n}", f"dataset_{n}", f"Dataset {n}", "src-1", "warehouse", f"owner{n}@example.com")
         for n in range(datasets)
     ]
-    return Organisation(organization_id="org-test", datasets=sets, incidents=incidents, now=now)
+    return Organization(organization_id="org-test", datasets=sets, incidents=incidents, now=now)
 
 
 def incident(
@@ -83,11 +83,11 @@ def start_simulator() -> Iterator[Callable[..., SimulatorServer]]:
     """Factory: start a simulator for an organisation; all are stopped at teardown."""
     started: list[SimulatorServer] = []
 
-    def start(org: Organisation | None = None, **kwargs: Any) -> SimulatorServer:
+    def start(org: Organization | None = None, **kwargs: Any) -> SimulatorServer:
         kwargs.setdefault("api_key_id", KEY_ID)
         kwargs.setdefault("api_key_secret", KEY_SECRET)
         sim = SimulatorServer(
-            org or generate_organisation(seed=7, incidents=150, datasets=8, days=60), **kwargs
+            org or generate_organization(seed=7, incidents=150, datasets=8, days=60), **kwargs
         )
         sim.start()
         started.append(sim)

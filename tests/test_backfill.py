@@ -29,7 +29,7 @@ from exporter.backfill.counts import (
 from exporter.cli.backfill import main as backfill_main
 from exporter.cli.entry import main as cli_main
 from exporter.incidents.snapshot import midnight_utc
-from exporter.simulator import Organisation, SimulatorServer
+from exporter.simulator import Organization, SimulatorServer
 from exporter.simulator.faults import FaultPlan
 from tests.conftest import KEY_ID, KEY_SECRET, sim_env
 
@@ -101,7 +101,7 @@ def test_open_incidents_are_counted_per_date_and_zero_filled() -> None:
     }
 
 
-def test_severity_and_status_are_normalised_and_extra_values_zero_filled() -> None:
+def test_severity_and_status_are_normalized_and_extra_values_zero_filled() -> None:
     unresolved = [
         row("i1", D1, severity=" MAJOR ", status="Investigating"),
         row("i2", D1, severity=None, status="Triage"),
@@ -296,14 +296,14 @@ def test_missing_credentials_and_api_errors(
         run_cli(["--from", "2024-05-01", "--to", "2024-05-01", "-o", str(out)], env)
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.count("\n") == 1
-    today = simulator.organisation.now.date().isoformat()
+    today = simulator.organization.now.date().isoformat()
     env = sim_env(simulator, SODA_API_KEY_SECRET="wrong")
     assert run_cli(["--from", today, "--to", today, "-o", str(out), "--soda.retries", "0"], env) == 1
     assert "error:" in capsys.readouterr().err
     assert not out.exists() and list(tmp_path.iterdir()) == []  # no half-written file left behind
 
 
-def truth(org: Organisation, day: date, window: float = WINDOW) -> tuple[Counter[Any], Counter[Any]]:
+def truth(org: Organization, day: date, window: float = WINDOW) -> tuple[Counter[Any], Counter[Any]]:
     """The simulator's open and resolved counts on ``day``, straight from ``state_on``."""
     open_counts: Counter[Any] = Counter()
     resolved_counts: Counter[Any] = Counter()
@@ -329,7 +329,7 @@ def values_at(samples: dict[Key, float], name: str, day: date, keys: tuple[str, 
 
 
 def test_backfill_over_http_matches_the_simulators_truth(simulator: SimulatorServer, tmp_path: Path) -> None:
-    org = simulator.organisation
+    org = simulator.organization
     today = org.now.date()
     first = today - timedelta(days=45)
     out = tmp_path / "history.om"
@@ -360,13 +360,13 @@ def test_backfill_over_http_matches_the_simulators_truth(simulator: SimulatorSer
 def test_stdout_output_and_extra_labels(
     simulator: SimulatorServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    day = (simulator.organisation.now.date() - timedelta(days=3)).isoformat()
+    day = (simulator.organization.now.date() - timedelta(days=3)).isoformat()
     argv = ["--from", day, "--to", day, "-o", "-", "--label", "job=soda", "--resolved.window", "7d"]
     assert run_cli(argv, sim_env(simulator)) == 0
     captured = capsys.readouterr()
     samples = parse(captured.out)
     assert samples and all(("job", "soda") in labels for _, labels, _ in samples)
-    _, want_resolved = truth(simulator.organisation, date.fromisoformat(day), 7 * 86400.0)
+    _, want_resolved = truth(simulator.organization, date.fromisoformat(day), 7 * 86400.0)
     got: Counter[tuple[str, str]] = Counter()
     for (name, labels, _), value in samples.items():
         if name == "soda_incidents_resolved":
@@ -381,7 +381,7 @@ def test_an_unwritable_output_fails_before_anything_is_fetched(
 ) -> None:
     (tmp_path / "a-directory").mkdir()
     out = tmp_path / where
-    day = simulator.organisation.now.date().isoformat()
+    day = simulator.organization.now.date().isoformat()
     assert run_cli(["--from", day, "--to", day, "-o", str(out)], sim_env(simulator)) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"error: cannot write {out}: " in err
@@ -392,12 +392,12 @@ def test_an_unwritable_output_fails_before_anything_is_fetched(
 def test_the_summary_reads_right_for_one_date_and_for_standard_output(
     simulator: SimulatorServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    day = (simulator.organisation.now.date() - timedelta(days=1)).isoformat()
+    day = (simulator.organization.now.date() - timedelta(days=1)).isoformat()
     assert run_cli(["--from", day, "--to", day, "-o", "-"], sim_env(simulator)) == 0
     summary = capsys.readouterr().err.splitlines()[-1]
     assert re.search(r"wrote \d+ samples of \d+ series for 1 report date to standard output in ", summary)
     out = tmp_path / "out.om"
-    first = (simulator.organisation.now.date() - timedelta(days=2)).isoformat()
+    first = (simulator.organization.now.date() - timedelta(days=2)).isoformat()
     assert run_cli(["--from", first, "--to", day, "-o", str(out)], sim_env(simulator)) == 0
     assert f"for 2 report dates to {out} in " in capsys.readouterr().err.splitlines()[-1]
 
@@ -426,7 +426,7 @@ def test_mostly_unusable_rows_write_nothing_and_exit_1(
     rule = {"kind": "null_fields", "path": "/v1/impact/incidents", "fields": ["report_date"]}
     simulator.set_faults(FaultPlan.from_dict({"rules": [rule]}))
     out = tmp_path / "out.om"
-    today = simulator.organisation.now.date().isoformat()
+    today = simulator.organization.now.date().isoformat()
     assert run_cli(["--from", today, "--to", today, "-o", str(out)], sim_env(simulator)) == 1
     assert "rows unusable" in capsys.readouterr().err
     assert not out.exists()

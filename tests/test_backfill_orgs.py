@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.simulator import SimulatorServer, generate_organisation
+from exporter.simulator import SimulatorServer, generate_organization
 from tests.test_backfill import parse, run_cli, truth, values_at
 from tests.test_datasets_and_orgs import org_env, write_orgs
 
@@ -18,17 +18,17 @@ StartSim = Callable[..., SimulatorServer]
 def two_orgs(start_simulator: StartSim, tmp_path: Path) -> tuple[dict[str, SimulatorServer], Path]:
     """acme and globex, two different simulated organisations, and a --config.file naming both."""
     sims = {
-        name: start_simulator(generate_organisation(seed=seed, incidents=80, datasets=5, days=30))
+        name: start_simulator(generate_organization(seed=seed, incidents=80, datasets=5, days=30))
         for name, seed in (("acme", 21), ("globex", 22))
     }
     return sims, write_orgs(tmp_path / "orgs.yml", *sims.items())
 
 
-def test_one_run_writes_every_organisations_history(
+def test_one_run_writes_every_organizations_history(
     start_simulator: StartSim, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sims, config = two_orgs(start_simulator, tmp_path)
-    today = sims["acme"].organisation.now.date()
+    today = sims["acme"].organization.now.date()
     first = today - timedelta(days=5)
     out = tmp_path / "history.om"
     argv = [
@@ -49,7 +49,7 @@ def test_one_run_writes_every_organisations_history(
         mine = {key: v for key, v in samples.items() if dict(key[1])["organization"] == name}
         for day in (first, today - timedelta(days=1)):
             got = values_at(mine, "soda_incidents_open", day, ("dataset_id", "severity", "status"))
-            want_open, _ = truth(sim.organisation, day)
+            want_open, _ = truth(sim.organization, day)
             assert {k: v for k, v in got.items() if v} == dict(want_open), (name, day)
     err = capsys.readouterr().err
     assert "acme: " in err and "globex: " in err
@@ -59,7 +59,7 @@ def test_config_file_errors(
     start_simulator: StartSim, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sims, config = two_orgs(start_simulator, tmp_path)
-    day = sims["acme"].organisation.now.date().isoformat()
+    day = sims["acme"].organization.now.date().isoformat()
     out = tmp_path / "out.om"
     base = ["--from", day, "--to", day, "-o", str(out), "--config.file", str(config)]
     for argv, env, message in (

@@ -89,7 +89,7 @@ def test_update_sends_basic_auth_and_camel_case_and_returns_the_incident(
         "resolutionNotes": "none yet",
     }
     assert sim.updates[-1].fields == record.body
-    state = sim.organisation.find_incident("inc-0001")
+    state = sim.organization.find_incident("inc-0001")
     assert state is not None and state.current_state().severity == "critical"
 
 

@@ -26,7 +26,7 @@ def test_dataset_info_is_served(simulator: SimulatorServer, start_exporter: Star
     exporter = start_exporter(simulator)
     assert exporter.state.wait_ready(20)
     names = dataset_names(scrape(exporter.port).text)
-    assert names == {d.dataset_id: d.dataset_name for d in simulator.organisation.datasets}
+    assert names == {d.dataset_id: d.dataset_name for d in simulator.organization.datasets}
     (labels, value), *_ = series(scrape(exporter.port).text, "soda_dataset_info").items()
     assert value == 1 and {k for k, _ in labels} == {
         "dataset_id",
@@ -44,7 +44,7 @@ def test_dataset_failure_never_blocks_incidents_and_keeps_the_last_names(
     sim = start_simulator(make_org([incident(1)], datasets=3))
     exporter = start_exporter(sim, "--datasets.interval", "1ms", "--soda.retries", "0", run=False)
     exporter.start(poll=False)
-    assert exporter.poller.run_cycle()
+    assert exporter.pollers[0].run_cycle()
     names = dataset_names(scrape(exporter.port).text)
     assert len(names) == 3
     sim.set_faults(
@@ -52,7 +52,7 @@ def test_dataset_failure_never_blocks_incidents_and_keeps_the_last_names(
             {"rules": [{"kind": "http_status", "code": 500, "path": "/v1/coverage/datasets"}]}
         )
     )
-    assert exporter.poller.run_cycle()
+    assert exporter.pollers[0].run_cycle()
     text = scrape(exporter.port).text
     assert series(text, "soda_up") == {(): 1.0}
     assert dataset_names(text) == names
@@ -84,7 +84,7 @@ def org_env(*names: str) -> dict[str, str]:
     return env
 
 
-def test_two_organisations_are_labelled_and_one_failing_does_not_affect_the_other(
+def test_two_organizations_are_labelled_and_one_failing_does_not_affect_the_other(
     start_simulator: StartSim, start_exporter: StartExporter, tmp_path: Path
 ) -> None:
     acme = start_simulator(make_org([incident(1, severity="critical"), incident(2)]))
@@ -115,7 +115,7 @@ def test_two_organisations_are_labelled_and_one_failing_does_not_affect_the_othe
     assert sum(v for k, v in opened.items() if dict(k)["organization"] == "beta") == 5  # last good kept
 
 
-def test_single_organisation_has_no_label_unless_named(
+def test_single_organization_has_no_label_unless_named(
     simulator: SimulatorServer, start_exporter: StartExporter
 ) -> None:
     plain = start_exporter(simulator)
@@ -153,7 +153,7 @@ def test_single_organisation_has_no_label_unless_named(
         ),
     ],
 )
-def test_bad_organisations_file_is_one_line_exit_2(
+def test_bad_organizations_file_is_one_line_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, needle: str
 ) -> None:
     path = tmp_path / "orgs.yml"

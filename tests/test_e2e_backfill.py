@@ -14,7 +14,7 @@ from typing import Any
 import requests
 
 from exporter.incidents.snapshot import midnight_utc
-from exporter.simulator import Organisation, SimulatorServer, generate_organisation
+from exporter.simulator import Organization, SimulatorServer, generate_organization
 from tests.binaries import require_binary
 from tests.conftest import free_port
 from tests.monitoring_stack import (
@@ -56,10 +56,10 @@ def test_backfilled_history_is_queryable_in_prometheus(
         """Seconds of the budget still available after keeping ``reserve`` for what follows."""
         return max(0.5, deadline - reserve - time.monotonic())
 
-    orgs: dict[str, Organisation] = {}
+    orgs: dict[str, Organization] = {}
     entries = []
     for name, seed in ORGS.items():
-        orgs[name] = generate_organisation(seed=seed, incidents=120, datasets=6, days=40)
+        orgs[name] = generate_organization(seed=seed, incidents=120, datasets=6, days=40)
         key = (f"{name}-key-id", f"{name}-key-secret")
         simulator = start_simulator(orgs[name], api_key_id=key[0], api_key_secret=key[1])
         entries.append(Org(name, int(simulator.reporting_url.rsplit(":", 1)[1].split("/")[0]), *key))
@@ -112,7 +112,7 @@ def test_backfilled_history_is_queryable_in_prometheus(
     assert time.monotonic() < deadline, f"took longer than {BUDGET_SECONDS}s"
 
 
-def check_day(api: PrometheusAPI, org: Organisation, day: date, name: str) -> None:
+def check_day(api: PrometheusAPI, org: Organization, day: date, name: str) -> None:
     """Both families of organisation ``name`` at ``day``'s sample time equal its simulator's truth."""
     want_open, want_resolved = truth(org, day)
     assert sum(want_open.values()) and sum(want_resolved.values())

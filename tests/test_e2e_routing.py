@@ -15,7 +15,7 @@ import yaml
 from exporter.app import Exporter
 from exporter.simulator import SimulatorServer
 from exporter.simulator.model import Dataset
-from exporter.simulator.organisation import Organisation
+from exporter.simulator.organization import Organization
 from tests.binaries import require_binary
 from tests.conftest import NOW, free_port, incident
 from tests.monitoring_stack import Processes, Webhook, wait_for
@@ -82,7 +82,7 @@ def test_incidents_reach_the_owning_teams_receiver(
     prometheus = require_binary("prometheus")
     alertmanager = require_binary("prometheus-alertmanager", "alertmanager")
     incidents = [incident(n, dataset=ds.dataset_id, severity="critical") for n, ds in enumerate(DATASETS, 1)]
-    org = Organisation(organization_id="org-routing", datasets=DATASETS, incidents=incidents, now=NOW)
+    org = Organization(organization_id="org-routing", datasets=DATASETS, incidents=incidents, now=NOW)
     exporter = start_exporter(start_simulator(org))
     assert exporter.state.wait_ready(20)
 

@@ -38,12 +38,12 @@ def test_unchanged_etl_skips_the_pull_but_recomputes_ages(
 ) -> None:
     clock = [datetime.now(timezone.utc)]
     sim, exporter = make(start_simulator, start_exporter)
-    exporter.poller._clock = lambda: clock[0]
-    assert exporter.poller.run_cycle()
+    exporter.pollers[0]._clock = lambda: clock[0]
+    assert exporter.pollers[0].run_cycle()
     pulled = incident_calls(sim)
     first = exporter.state.snapshot("default")
     clock[0] += timedelta(hours=2)
-    assert exporter.poller.run_cycle()
+    assert exporter.pollers[0].run_cycle()
     second = exporter.state.snapshot("default")
     assert incident_calls(sim) == pulled  # nothing pulled
     assert etl_calls(sim) == 2  # but freshness checked every cycle
@@ -55,10 +55,10 @@ def test_unchanged_etl_skips_the_pull_but_recomputes_ages(
 
 def test_a_refresh_triggers_a_pull(start_simulator: StartSim, start_exporter: StartExporter) -> None:
     sim, exporter = make(start_simulator, start_exporter)
-    assert exporter.poller.run_cycle()
+    assert exporter.pollers[0].run_cycle()
     pulled = incident_calls(sim)
-    sim.organisation.apply_update("inc-0002", status="resolved")  # the simulator refreshes its data
-    assert exporter.poller.run_cycle()
+    sim.organization.apply_update("inc-0002", status="resolved")  # the simulator refreshes its data
+    assert exporter.pollers[0].run_cycle()
     assert incident_calls(sim) > pulled
     snap = exporter.state.snapshot("default")
     assert snap is not None and snap.open_total == 1
@@ -68,28 +68,28 @@ def test_a_failed_cycle_forces_the_next_pull(
     start_simulator: StartSim, start_exporter: StartExporter
 ) -> None:
     sim, exporter = make(start_simulator, start_exporter, "--soda.retries", "0")
-    assert exporter.poller.run_cycle()
+    assert exporter.pollers[0].run_cycle()
     sim.set_faults(
         FaultPlan.from_dict(
             {"rules": [{"kind": "http_status", "code": 500, "path": "/v1/impact/incidents", "times": 1}]}
         )
     )
-    assert exporter.poller.run_cycle()  # unchanged ETL: no pull, so the fault is not even reached
+    assert exporter.pollers[0].run_cycle()  # unchanged ETL: no pull, so the fault is not even reached
     sim.set_faults(
         FaultPlan.from_dict(
             {"rules": [{"kind": "http_status", "code": 500, "path": "/v1/last_etl_refresh", "times": 1}]}
         )
     )
-    assert not exporter.poller.run_cycle()
+    assert not exporter.pollers[0].run_cycle()
     pulled = incident_calls(sim)
-    assert exporter.poller.run_cycle()
+    assert exporter.pollers[0].run_cycle()
     assert incident_calls(sim) > pulled
 
 
 def test_max_age_forces_a_pull(start_simulator: StartSim, start_exporter: StartExporter) -> None:
     sim, exporter = make(start_simulator, start_exporter, "--poll.max-age", "0")
-    assert exporter.poller.run_cycle()
+    assert exporter.pollers[0].run_cycle()
     pulled = incident_calls(sim)
-    assert exporter.poller.run_cycle()
+    assert exporter.pollers[0].run_cycle()
     assert incident_calls(sim) == 2 * pulled
     assert exporter.metrics.polls_skipped._value.get() == 0

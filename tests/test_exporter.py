@@ -55,13 +55,13 @@ def test_every_metric_is_served_and_open_counts_match_the_simulator(
     text = scrape(exporter.port).text
     for name in EXPECTED_FAMILIES:
         assert f"\n{name}" in text, f"{name} missing"
-    truth = Counter((s.dataset_id, s.severity, s.status) for s in simulator.organisation.open_incidents())
+    truth = Counter((s.dataset_id, s.severity, s.status) for s in simulator.organization.open_incidents())
     served = {
         (dict(k)["dataset_id"], dict(k)["severity"], dict(k)["status"]): v
         for k, v in series(text, "soda_incidents_open").items()
     }
     assert {k: v for k, v in served.items() if v} == dict(truth)
-    assert sum(served.values()) == len(simulator.organisation.open_incidents()) > 0
+    assert sum(served.values()) == len(simulator.organization.open_incidents()) > 0
     up = series(text, "soda_up")
     assert up == {(): 1.0}
     info = series(text, "soda_incident_info")
@@ -78,7 +78,7 @@ def test_resolved_incident_drops_to_zero_and_changes_show_next_cycle(
     assert series(scrape(exporter.port).text, "soda_incidents_open")[key] == 1
     org.apply_update("inc-0001", status="resolved")
     org.apply_update("inc-0002", severity="major", status="fixing")
-    assert exporter.poller.run_cycle()
+    assert exporter.pollers[0].run_cycle()
     text = scrape(exporter.port).text
     opened = series(text, "soda_incidents_open")
     assert opened[key] == 0
@@ -109,8 +109,8 @@ def test_failed_cycle_keeps_the_last_snapshot_and_sets_up_to_zero(
     exporter = polled(start_exporter, sim)
     before = series(scrape(exporter.port).text, "soda_incidents_open")
     sim.stop()
-    exporter.client.close()  # drop kept-alive connections, so the next cycle has to reconnect
-    assert not exporter.poller.run_cycle()
+    exporter.pollers[0].client.close()  # drop kept-alive connections, so the next cycle has to reconnect
+    assert not exporter.pollers[0].run_cycle()
     text = scrape(exporter.port).text
     assert series(text, "soda_incidents_open") == before
     assert series(text, "soda_up") == {(): 0.0}

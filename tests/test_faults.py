@@ -45,7 +45,7 @@ def sim(start_simulator: StartSim) -> SimulatorServer:
 def exporter(sim: SimulatorServer, start_exporter: Callable[..., Exporter]) -> Exporter:
     """An exporter that has published one good snapshot; polling is driven by the tests."""
     exp = start_exporter(sim, *PAGE_ARGS, run=False)
-    assert exp.poller.run_cycle()
+    assert exp.pollers[0].run_cycle()
     exp.server_thread = None
     return exp
 
@@ -58,7 +58,7 @@ def inject(sim: SimulatorServer, **rule: Any) -> None:
 
 def open_counts(exp: Exporter) -> dict[tuple[str, str, str], int]:
     """The published soda_incidents_open series."""
-    snap = exp.state.snapshot(exp.poller.organization)
+    snap = exp.state.snapshot(exp.pollers[0].organization)
     assert snap is not None
     return dict(snap.open_counts)
 
@@ -85,13 +85,13 @@ def assert_failed_cleanly(exp: Exporter, sim: SimulatorServer, reason: str) -> N
     before = open_counts(exp)
     published = exp.metrics.exposition
     count = failures(exp, reason)
-    assert not exp.poller.run_cycle()
+    assert not exp.pollers[0].run_cycle()
     assert exp.metrics.exposition is published  # nothing new was published
     assert open_counts(exp) == before
     assert failures(exp, reason) == count + 1
     assert exp.metrics.up._value.get() == 0
     sim.set_faults(None)
-    assert exp.poller.run_cycle()
+    assert exp.pollers[0].run_cycle()
     assert exp.metrics.up._value.get() == 1
     assert open_counts(exp) == before
 
@@ -136,7 +136,7 @@ def test_a_cycle_that_cannot_complete_publishes_nothing(
 def test_4xx_other_than_429_is_never_retried(sim: SimulatorServer, exporter: Exporter, code: int) -> None:
     sim.clear_records()
     inject(sim, kind="http_status", code=code, page=2)
-    assert not exporter.poller.run_cycle()
+    assert not exporter.pollers[0].run_cycle()
     assert requests_to(sim, 2) == [code]
 
 
@@ -155,7 +155,7 @@ def test_transient_faults_are_retried_within_the_cycle(
 ) -> None:
     sim.clear_records()
     inject(sim, page=2, **rule)
-    assert exporter.poller.run_cycle()
+    assert exporter.pollers[0].run_cycle()
     # A delayed answer is logged (as a 200) only when the simulator sends it, after the client gave up.
     time.sleep(1.0)
     assert requests_to(sim, 2) == answers
@@ -166,7 +166,7 @@ def test_retry_after_is_honoured_in_both_forms(sim: SimulatorServer, exporter: E
     value: Any = 2 if form == "seconds" else email.utils.formatdate(time.time() + 3, usegmt=True)
     inject(sim, kind="http_status", code=503, page=2, times=1, retry_after=value)
     started = time.monotonic()
-    assert exporter.poller.run_cycle()
+    assert exporter.pollers[0].run_cycle()
     assert time.monotonic() - started >= 1.5
 
 
@@ -174,7 +174,7 @@ def test_retry_after_is_capped(sim: SimulatorServer, start_exporter: Callable[..
     exp = start_exporter(sim, *PAGE_ARGS, "--soda.max-retry-after", "1s", run=False)
     inject(sim, kind="http_status", code=503, page=2, times=1, retry_after=600)
     started = time.monotonic()
-    assert exp.poller.run_cycle()
+    assert exp.pollers[0].run_cycle()
     assert time.monotonic() - started < 5
 
 
@@ -182,7 +182,7 @@ def test_drift_once_restarts_from_page_one_and_succeeds(sim: SimulatorServer, ex
     before = open_counts(exporter)
     sim.clear_records()
     inject(sim, kind="total_drift", page=3, delta=-1, times=1)
-    assert exporter.poller.run_cycle()
+    assert exporter.pollers[0].run_cycle()
     assert requests_to(sim, 1).count(200) == 2  # the unresolved query started over once
     assert open_counts(exporter) == before
 
@@ -190,7 +190,7 @@ def test_drift_once_restarts_from_page_one_and_succeeds(sim: SimulatorServer, ex
 def test_pagination_is_bounded_when_total_keeps_growing(sim: SimulatorServer, exporter: Exporter) -> None:
     sim.clear_records()
     inject(sim, kind="total_drift", delta=1000)
-    assert not exporter.poller.run_cycle()
+    assert not exporter.pollers[0].run_cycle()
     pages = [r for r in sim.requests_log if r.path == INCIDENTS]
     # Each of the 3 attempts stops at the first 202 past the real data (page 11), plus what was in flight.
     assert 3 * 11 <= len(pages) <= 3 * (11 + 4)
@@ -205,7 +205,7 @@ def skip_warnings(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_unusable_rows_are_skipped_counted_and_warned_once(sim: SimulatorServer, exporter: Exporter) -> None:
     inject(sim, kind="null_fields", fields=["report_date", "incident_id"], rows=1, status="unresolved")
     with capture_logs() as logs:
-        assert exporter.poller.run_cycle()
+        assert exporter.pollers[0].run_cycle()
     skipped = exporter.metrics.rows_skipped.labels("missing_incident_id")._value.get()
     assert skipped == 10  # one row on each of the ten pages
     warnings = skip_warnings(logs)
@@ -215,7 +215,7 @@ def test_unusable_rows_are_skipped_counted_and_warned_once(sim: SimulatorServer,
     # Page 10 holds rows of the latest report date: its first row's incident has no usable created_at.
     inject(sim, kind="null_fields", fields=["created_at"], rows=1, status="unresolved", page=10)
     with capture_logs() as logs:
-        assert exporter.poller.run_cycle()
+        assert exporter.pollers[0].run_cycle()
     assert exporter.metrics.rows_skipped.labels("bad_created_at")._value.get() == 1
     assert [w["skipped"] for w in skip_warnings(logs)] == [{"bad_created_at": 1}]
     assert sum(open_counts(exporter).values()) == 24  # and the incident still counts as open
@@ -223,7 +223,7 @@ def test_unusable_rows_are_skipped_counted_and_warned_once(sim: SimulatorServer,
 
 def test_unknown_values_are_kept_lower_cased(sim: SimulatorServer, exporter: Exporter) -> None:
     inject(sim, kind="unknown_values", values={"severity": "Blocker", "status": "On Hold"})
-    assert exporter.poller.run_cycle()
+    assert exporter.pollers[0].run_cycle()
     counts = open_counts(exporter)
     assert sum(v for (_, sev, st), v in counts.items() if (sev, st) == ("blocker", "on hold")) == 24
 
@@ -233,10 +233,10 @@ def test_naive_and_offset_timestamps_give_the_same_ages(
     sim: SimulatorServer, exporter: Exporter, kind: str
 ) -> None:
     inject(sim, kind=kind)
-    assert exporter.poller.run_cycle()
-    snap = exporter.state.snapshot(exporter.poller.organization)
+    assert exporter.pollers[0].run_cycle()
+    snap = exporter.state.snapshot(exporter.pollers[0].organization)
     assert snap is not None
-    expected = sorted(inc.created_at.timestamp() for inc in sim.organisation.incidents)
+    expected = sorted(inc.created_at.timestamp() for inc in sim.organization.incidents)
     assert sorted(inc.created_at for inc in snap.incidents) == expected
 
 
@@ -246,7 +246,7 @@ def test_metrics_show_the_failure_without_losing_the_last_good_data(
     exporter.start(poll=False)
     good = series(scrape(exporter.port).text, "soda_incidents_open")
     inject(sim, kind="http_status", code=500)
-    assert not exporter.poller.run_cycle()
+    assert not exporter.pollers[0].run_cycle()
     text = scrape(exporter.port).text
     assert series(text, "soda_incidents_open") == good
     assert series(text, "soda_up") == {(): 0.0}

@@ -18,7 +18,7 @@ from exporter.exposition.metrics import ExporterMetrics
 from exporter.exposition.state import ExporterState
 from exporter.poll.poller import Poller
 from exporter.poll.settings import PollSettings
-from exporter.simulator import SimulatorServer, generate_organisation
+from exporter.simulator import SimulatorServer, generate_organization
 from exporter.soda.credentials import CredentialSource
 from exporter.soda.reporting import ReportingClient
 from tests.conftest import KEY_ID, KEY_SECRET
@@ -32,7 +32,7 @@ UPDATE = os.environ.get(UPDATE_VAR) == "1"
 
 def render_demo(start_simulator: Callable[..., SimulatorServer]) -> tuple[str, str]:
     """One poll cycle of the demo organisation at FROZEN: the text and OpenMetrics expositions."""
-    sim = start_simulator(generate_organisation(now=FROZEN))
+    sim = start_simulator(generate_organization(now=FROZEN))
     client = ReportingClient(sim.reporting_url, CredentialSource(key_id=KEY_ID, key_secret=KEY_SECRET))
     metrics = ExporterMetrics()
     state = ExporterState(metrics)

@@ -63,7 +63,7 @@ def test_organizations_render_the_config_file_and_mount_each_secret() -> None:
     assert volumes["organizations"]["configMap"]["name"] == "soda-soda-incidents-exporter-organizations"
 
 
-def test_changing_the_organisations_rolls_the_pods() -> None:
+def test_changing_the_organizations_rolls_the_pods() -> None:
     values = load_values("organizations")
     before = only(render(values), "Deployment")["spec"]["template"]["metadata"]["annotations"]
     values["organizations"][0]["pollInterval"] = "1m"

@@ -27,7 +27,7 @@ def sim(start_simulator: StartSim) -> SimulatorServer:
 def exporter(sim: SimulatorServer, start_exporter: Callable[..., Exporter]) -> Exporter:
     """An exporter asking for pages of 10 that has published one good snapshot."""
     exp = start_exporter(sim, *PAGE_ARGS, run=False)
-    assert exp.poller.run_cycle()
+    assert exp.pollers[0].run_cycle()
     return exp
 
 
@@ -46,7 +46,7 @@ def test_a_server_serving_smaller_pages_than_asked_is_paged_by_its_size(
     before = open_counts(exporter)
     sim.reporting.max_page_size = 4  # the server caps size at 4 and says so; the exporter asks for 10
     sim.clear_records()
-    assert exporter.poller.run_cycle()
+    assert exporter.pollers[0].run_cycle()
     assert open_counts(exporter) == before
     assert sum(before.values()) == 24
     assert unresolved_pages(sim) == [(n, 10) for n in range(1, 25)]  # 96 rows / 4 = 24 pages
@@ -81,7 +81,7 @@ def test_a_202_before_total_is_reached_fails_the_cycle_safely(
 def test_the_page_size_comes_from_the_server(
     sim: SimulatorServer, exporter: Exporter, page: Page, size: int
 ) -> None:
-    client = exporter.poller.client
+    client = exporter.pollers[0].client
     client.page_size = 1000
     assert client._served_size(page) == size
 
@@ -92,9 +92,9 @@ def test_a_server_capping_size_at_400_while_1000_is_asked(
     # 300 incidents open for ten days: 4 report dates in the lookback window, 1,200 unresolved rows.
     sim = start_simulator(make_org([incident(n) for n in range(1, 301)]), max_page_size=400)
     exporter = start_exporter(sim, "--datasets.interval", "0", run=False)
-    assert exporter.poller.run_cycle()
+    assert exporter.pollers[0].run_cycle()
     snap = exporter.state.snapshot("default")
-    assert snap is not None and snap.open_total == len(sim.organisation.open_incidents()) == 300
+    assert snap is not None and snap.open_total == len(sim.organization.open_incidents()) == 300
     asked = unresolved_pages(sim)
     assert asked == [(1, 1000), (2, 1000), (3, 1000)]  # 1,200 rows in pages of the server's 400
     assert exporter.state.ready

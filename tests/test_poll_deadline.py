@@ -66,7 +66,7 @@ def test_a_silent_soda_cannot_make_a_cycle_outlast_poll_timeout(
     args = ("--soda.request-timeout", "1s", "--poll.timeout", "3s", "--datasets.interval", "0")
     exporter = start_exporter(sim, *args, env=env_for(silent_soda), run=False)
     started = time.monotonic()
-    assert not exporter.poller.run_cycle()
+    assert not exporter.pollers[0].run_cycle()
     elapsed = time.monotonic() - started
     assert elapsed < 4.0, elapsed  # retried while an attempt could still start, never past the deadline
     attempts = exporter.metrics.api_requests.labels("/last_etl_refresh", "timeout")._value.get()
@@ -91,7 +91,7 @@ def test_retry_after_waits_are_cut_at_the_deadline(
         run=False,
     )
     started = time.monotonic()
-    assert not exporter.poller.run_cycle()
+    assert not exporter.pollers[0].run_cycle()
     assert time.monotonic() - started < 2.0  # it does not sleep 20 s, nor even until the deadline
     message = exporter.state.outcomes()["default"].message
     assert message == "timeout: GET /last_etl_refresh: poll timeout reached (last attempt: HTTP 429)"
@@ -104,7 +104,7 @@ def test_connection_errors_name_the_host_and_the_os_error(
     exporter = start_exporter(
         start_simulator(), "--soda.retries", "1", "--datasets.interval", "0", env=env_for(port), run=False
     )
-    assert not exporter.poller.run_cycle()
+    assert not exporter.pollers[0].run_cycle()
     message = exporter.state.outcomes()["default"].message
     where = f"cannot connect to 127.0.0.1:{port}"
     assert message == f"connection: GET /last_etl_refresh: {where}: [Errno 111] Connection refused"

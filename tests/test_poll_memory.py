@@ -45,7 +45,7 @@ def test_a_pull_frees_the_kept_rows_first_and_a_failed_pull_is_retried(
     simulator: SimulatorServer, start_exporter: StartExporter
 ) -> None:
     exporter = start_exporter(simulator, "--poll.max-age=0", run=False)
-    poller = exporter.poller
+    poller = exporter.pollers[0]
     assert poller._pull_reason(None) == "start"
     assert poller.run_cycle() and poller._kept is not None
     kept_during_pull: list[Any] = []

@@ -59,7 +59,7 @@ def test_rotated_credential_file_is_picked_up_without_restart(
     fresh = tmp_path / "secret.new"
     fresh.write_text(KEY_SECRET + "\n")
     os.replace(fresh, secret_file)
-    assert exporter.poller.run_cycle()
+    assert exporter.pollers[0].run_cycle()
     assert exporter.state.ready
     assert series(scrape(exporter.port).text, "soda_up") == {(): 1.0}
 
@@ -72,7 +72,7 @@ def test_a_slow_api_cannot_make_a_cycle_outlast_poll_timeout(
         sim, "--poll.timeout", "2s", "--soda.request-timeout", "1s", "--soda.retries", "0", run=False
     )
     started = time.monotonic()
-    assert not exporter.poller.run_cycle()
+    assert not exporter.pollers[0].run_cycle()
     assert time.monotonic() - started < 8
     failures = exporter.metrics.poll_failures.labels("timeout")._value.get()
     assert failures == 1

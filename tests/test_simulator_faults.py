@@ -19,9 +19,9 @@ from exporter.simulator import (
     FAULT_KINDS,
     FaultPlan,
     FaultRule,
-    Organisation,
+    Organization,
     SimulatorServer,
-    generate_organisation,
+    generate_organization,
 )
 from exporter.simulator.cli import add_simulator_arguments, build_server
 
@@ -33,12 +33,12 @@ SIZE = 10
 
 
 @pytest.fixture(scope="module")
-def org() -> Organisation:
-    return generate_organisation(seed=5, incidents=60, datasets=5, days=30, now=NOW)
+def org() -> Organization:
+    return generate_organization(seed=5, incidents=60, datasets=5, days=30, now=NOW)
 
 
 @pytest.fixture(scope="module")
-def module_sim(org: Organisation) -> Iterator[SimulatorServer]:
+def module_sim(org: Organization) -> Iterator[SimulatorServer]:
     with SimulatorServer(org, api_key_id=KEY[0], api_key_secret=KEY[1]) as server:
         yield server
 
@@ -66,7 +66,7 @@ def page(
     )
 
 
-def clean_rows(org: Organisation, status: str = "unresolved") -> list[dict[str, Any]]:
+def clean_rows(org: Organization, status: str = "unresolved") -> list[dict[str, Any]]:
     return org.incident_rows(status, NOW - timedelta(days=31), NOW)
 
 
@@ -182,7 +182,7 @@ def test_reset_mid_body(sim: SimulatorServer, rst: bool) -> None:
         page(sim).json()
 
 
-def test_truncated_json(sim: SimulatorServer, org: Organisation) -> None:
+def test_truncated_json(sim: SimulatorServer, org: Organization) -> None:
     faults(sim, {"kind": "truncated_json", "path": INCIDENTS, "fraction": 0.5, "times": 1})
     broken = page(sim)
     assert broken.status_code == 200 and broken.headers["Content-Type"] == "application/json"
@@ -215,7 +215,7 @@ def test_wrong_content_type(sim: SimulatorServer) -> None:
 
 
 @pytest.mark.parametrize("delta", [3, -2])
-def test_total_drift_shifts_the_page(sim: SimulatorServer, org: Organisation, delta: int) -> None:
+def test_total_drift_shifts_the_page(sim: SimulatorServer, org: Organization, delta: int) -> None:
     rows = clean_rows(org)
     faults(sim, {"kind": "total_drift", "path": INCIDENTS, "page": 2, "delta": delta})
     body = page(sim, 2).json()
@@ -224,7 +224,7 @@ def test_total_drift_shifts_the_page(sim: SimulatorServer, org: Organisation, de
     assert page(sim, 1).json()["total"] == len(rows)
 
 
-def test_duplicate_rows(sim: SimulatorServer, org: Organisation) -> None:
+def test_duplicate_rows(sim: SimulatorServer, org: Organization) -> None:
     rows = clean_rows(org)
     faults(sim, {"kind": "duplicate_rows", "path": INCIDENTS, "page": 3})
     assert page(sim, 3).json()["data"] == rows[SIZE : 2 * SIZE]
@@ -232,7 +232,7 @@ def test_duplicate_rows(sim: SimulatorServer, org: Organisation) -> None:
     assert page(sim, 3).json()["data"] == rows[2 * SIZE - 4 : 2 * SIZE] + rows[2 * SIZE + 4 : 3 * SIZE]
 
 
-def test_empty_page(sim: SimulatorServer, org: Organisation) -> None:
+def test_empty_page(sim: SimulatorServer, org: Organization) -> None:
     faults(sim, {"kind": "empty_page", "path": INCIDENTS, "page": 2})
     response = page(sim, 2)
     assert response.status_code == 200
@@ -258,7 +258,7 @@ def test_unknown_values(sim: SimulatorServer) -> None:
     assert {row["severity"] for row in page(sim).json()["data"]} == {"CRITICAL"}
 
 
-def test_naive_and_non_utc_timestamps(sim: SimulatorServer, org: Organisation) -> None:
+def test_naive_and_non_utc_timestamps(sim: SimulatorServer, org: Organization) -> None:
     rows = clean_rows(org, "resolved")[:SIZE]
     faults(sim, {"kind": "naive_timestamps", "path": INCIDENTS})
     naive = page(sim, status="resolved").json()["data"]
@@ -293,7 +293,7 @@ def test_terminal_rule_shadows_later_rules_and_times_count(sim: SimulatorServer)
     assert [rule.fired for rule in plan.rules] == [2, 1]
 
 
-def test_scenario_files(tmp_path: Path, org: Organisation) -> None:
+def test_scenario_files(tmp_path: Path, org: Organization) -> None:
     scenario = {"seed": 3, "rules": [{"kind": "http_status", "path": INCIDENTS, "code": 502, "page": 2}]}
     as_json = tmp_path / "scenario.json"
     as_json.write_text(json.dumps(scenario))

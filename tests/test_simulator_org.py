@@ -14,10 +14,10 @@ import requests
 from exporter.simulator import (
     Dataset,
     Incident,
-    Organisation,
+    Organization,
     SimulatorServer,
     StateChange,
-    generate_organisation,
+    generate_organization,
 )
 
 NOW = datetime(2026, 3, 14, 15, 0, tzinfo=timezone.utc)
@@ -48,16 +48,16 @@ def make_incident(number: int, created: datetime, *changes: StateChange, **kwarg
     )
 
 
-def make_org(*incidents: Incident) -> Organisation:
+def make_org(*incidents: Incident) -> Organization:
     datasets = [
         Dataset("ds-1", "orders", "Orders", "src-1", "warehouse", "owner@example.com"),
         Dataset("ds-2", "customers", "Customers", "src-1", "warehouse", None),
     ]
-    return Organisation(organization_id="org-1", datasets=datasets, incidents=list(incidents), now=NOW)
+    return Organization(organization_id="org-1", datasets=datasets, incidents=list(incidents), now=NOW)
 
 
 @pytest.fixture
-def history() -> Organisation:
+def history() -> Organization:
     """A hand-written history covering each row rule."""
     return make_org(
         # Progresses, changes severity, then resolves.
@@ -86,7 +86,7 @@ def history() -> Organisation:
     )
 
 
-def rows_by_incident(org: Organisation, status: str) -> dict[str, list[tuple[str, str, str]]]:
+def rows_by_incident(org: Organization, status: str) -> dict[str, list[tuple[str, str, str]]]:
     out: dict[str, list[tuple[str, str, str]]] = {}
     for row in org.incident_rows(status, day(-10), NOW):
         out.setdefault(row["incident_id"], []).append((row["report_date"], row["status"], row["severity"]))
@@ -100,7 +100,7 @@ def iso_day(offset: int) -> str:
 # --- row semantics ---------------------------------------------------------------------------------------
 
 
-def test_one_row_per_incident_per_report_date(history: Organisation) -> None:
+def test_one_row_per_incident_per_report_date(history: Organization) -> None:
     unresolved = rows_by_incident(history, "unresolved")
     resolved = rows_by_incident(history, "resolved")
     assert unresolved["inc-1"] == [
@@ -119,7 +119,7 @@ def test_one_row_per_incident_per_report_date(history: Organisation) -> None:
     assert [r[0] for r in unresolved["inc-5"]] == [iso_day(-1), iso_day(0)]
 
 
-def test_row_fields_and_order(history: Organisation) -> None:
+def test_row_fields_and_order(history: Organization) -> None:
     rows = history.incident_rows("resolved", day(-10), NOW) + history.incident_rows(
         "unresolved", day(-10), NOW
     )
@@ -138,7 +138,7 @@ def test_row_fields_and_order(history: Organisation) -> None:
     assert unresolved[0]["lead_email"] is None and unresolved[0]["lead_id"] is None
 
 
-def test_window_and_dataset_filters(history: Organisation) -> None:
+def test_window_and_dataset_filters(history: Organization) -> None:
     assert history.incident_rows("unresolved", day(-3), day(-3)) == [
         row for row in history.incident_rows("unresolved", day(-10), NOW) if row["report_date"] == iso_day(-3)
     ]
@@ -152,7 +152,7 @@ def test_window_and_dataset_filters(history: Organisation) -> None:
         history.incident_rows("open", day(-3), NOW)
 
 
-def test_truth_queries(history: Organisation) -> None:
+def test_truth_queries(history: Organization) -> None:
     assert [state.incident_id for state in history.open_incidents()] == ["inc-3", "inc-4", "inc-5"]
     assert [state.incident_id for state in history.resolved_since(day(-3))] == ["inc-1"]
     assert history.resolved_since(day(-2, 9)) == []
@@ -183,7 +183,7 @@ def test_resolved_at_is_the_last_transition_still_in_force() -> None:
     assert incident.state_at(day(-10)) is None
 
 
-def test_apply_update_shows_on_the_latest_report_date_only(history: Organisation) -> None:
+def test_apply_update_shows_on_the_latest_report_date_only(history: Organization) -> None:
     history.apply_update("inc-3", status="resolved", severity="major", title="Fixed", description="done")
     rows = history.incident_rows("resolved", day(-1), NOW)
     today = [row for row in rows if row["incident_id"] == "inc-3"]
@@ -201,7 +201,7 @@ def test_apply_update_shows_on_the_latest_report_date_only(history: Organisation
         history.apply_update("inc-4", severity="Blocker")
 
 
-def test_direct_mutation_is_not_hidden_by_the_cache(history: Organisation) -> None:
+def test_direct_mutation_is_not_hidden_by_the_cache(history: Organization) -> None:
     before = len(history.incident_rows("unresolved", day(-10), NOW))
     history.incidents[2].changes.append(StateChange(NOW, status="resolved"))
     assert len(history.incident_rows("unresolved", day(-10), NOW)) == before - 1
@@ -211,7 +211,7 @@ def test_direct_mutation_is_not_hidden_by_the_cache(history: Organisation) -> No
     assert "inc-9" in ids and "inc-5" not in ids
 
 
-def test_set_now_moves_the_latest_report_date(history: Organisation) -> None:
+def test_set_now_moves_the_latest_report_date(history: Organization) -> None:
     history.set_now(NOW + timedelta(days=1))
     assert history.latest_report_date() == TODAY + timedelta(days=1)
     dates = {
@@ -223,22 +223,22 @@ def test_set_now_moves_the_latest_report_date(history: Organisation) -> None:
 # --- generator -------------------------------------------------------------------------------------------
 
 
-def all_rows(org: Organisation) -> list[dict[str, Any]]:
+def all_rows(org: Organization) -> list[dict[str, Any]]:
     start = org.now - timedelta(days=200)
     return org.incident_rows("unresolved", start, org.now) + org.incident_rows("resolved", start, org.now)
 
 
 def test_same_seed_same_data() -> None:
-    first = generate_organisation(seed=3, incidents=200, datasets=10, days=50, now=NOW)
-    second = generate_organisation(seed=3, incidents=200, datasets=10, days=50, now=NOW)
-    other = generate_organisation(seed=4, incidents=200, datasets=10, days=50, now=NOW)
+    first = generate_organization(seed=3, incidents=200, datasets=10, days=50, now=NOW)
+    second = generate_organization(seed=3, incidents=200, datasets=10, days=50, now=NOW)
+    other = generate_organization(seed=4, incidents=200, datasets=10, days=50, now=NOW)
     assert all_rows(first) == all_rows(second)
     assert first.dataset_rows() == second.dataset_rows()
     assert all_rows(first) != all_rows(other)
 
 
 def test_generated_history_is_realistic() -> None:
-    org = generate_organisation(seed=42, incidents=4000, datasets=40, days=120, now=NOW)
+    org = generate_organization(seed=42, incidents=4000, datasets=40, days=120, now=NOW)
     severities = Counter(incident.severity for incident in org.incidents)
     assert 0.50 < severities["minor"] / 4000 < 0.60
     assert 0.25 < severities["major"] / 4000 < 0.35
@@ -262,7 +262,7 @@ def test_generated_history_is_realistic() -> None:
 
 def test_serves_100k_rows_of_three_days_with_exact_paging() -> None:
     # How fast the simulator serves such an organisation is measured in bench/, not asserted here.
-    org = generate_organisation(
+    org = generate_organization(
         seed=1, incidents=34_000, datasets=200, days=120, now=NOW, resolved_fraction=0.0, deleted_fraction=0.0
     )
     rows = org.incident_rows("unresolved", day(-2, 0), NOW)
@@ -275,7 +275,7 @@ def test_serves_100k_rows_of_three_days_with_exact_paging() -> None:
 
 
 @pytest.fixture
-def served(history: Organisation) -> Iterator[SimulatorServer]:
+def served(history: Organization) -> Iterator[SimulatorServer]:
     with SimulatorServer(
         history, api_key_id=KEY[0], api_key_secret=KEY[1], update_rate_limit=3, update_rate_window_seconds=0.5
     ) as server:
@@ -296,7 +296,7 @@ def fetch_all(sim: SimulatorServer, body: dict[str, Any]) -> list[dict[str, Any]
         page += 1
 
 
-def test_pages_reassemble_the_rows(served: SimulatorServer, history: Organisation) -> None:
+def test_pages_reassemble_the_rows(served: SimulatorServer, history: Organization) -> None:
     body = {
         "status": "unresolved",
         "size": 2,
@@ -331,7 +331,7 @@ def test_update_rate_limit_is_a_sliding_window(served: SimulatorServer) -> None:
     assert len(served.updates) == 4
 
 
-def test_without_retry_after(history: Organisation) -> None:
+def test_without_retry_after(history: Organization) -> None:
     with SimulatorServer(
         history, api_key_id=KEY[0], api_key_secret=KEY[1], update_rate_limit=1, retry_after_header=False
     ) as sim:
@@ -341,7 +341,7 @@ def test_without_retry_after(history: Organisation) -> None:
         assert limited.status_code == 429 and "Retry-After" not in limited.headers
 
 
-def test_datasets_count_open_incidents(served: SimulatorServer, history: Organisation) -> None:
+def test_datasets_count_open_incidents(served: SimulatorServer, history: Organization) -> None:
     response = requests.post(served.reporting_url + "/coverage/datasets", json={}, headers=HEADERS)
     counts = {row["dataset_name"]: row["number_of_failed_checks"] for row in response.json()["data"]}
     assert counts == {"orders": 2, "customers": 1}
@@ -349,13 +349,13 @@ def test_datasets_count_open_incidents(served: SimulatorServer, history: Organis
     assert owners == {"orders": "owner@example.com", "customers": None}
 
 
-def test_report_dates_are_utc_days(history: Organisation) -> None:
+def test_report_dates_are_utc_days(history: Organization) -> None:
     late = datetime(2026, 3, 13, 23, 30, tzinfo=timezone(timedelta(hours=-5)))  # 04:30 UTC on the 14th
     rows = history.incident_rows("unresolved", late, late)
     assert {row["report_date"] for row in rows} == {date(2026, 3, 14).isoformat()}
 
 
-def test_stop_cuts_kept_alive_connections(history: Organisation) -> None:
+def test_stop_cuts_kept_alive_connections(history: Organization) -> None:
     sim = SimulatorServer(history)
     sim.start()
     session = requests.Session()

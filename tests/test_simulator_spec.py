@@ -14,7 +14,7 @@ import yaml
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
-from exporter.simulator import Organisation, SimulatorServer, generate_organisation
+from exporter.simulator import Organization, SimulatorServer, generate_organization
 from exporter.simulator.reporting_api import NO_CONTENT_DETAIL
 
 SPEC_DIR = Path(__file__).parent / "data" / "soda-api"
@@ -76,12 +76,12 @@ def cloud_spec(server_url: str) -> OpenAPI:
 
 
 @pytest.fixture(scope="module")
-def org() -> Organisation:
-    return generate_organisation(seed=11, incidents=120, datasets=6, days=40, now=NOW)
+def org() -> Organization:
+    return generate_organization(seed=11, incidents=120, datasets=6, days=40, now=NOW)
 
 
 @pytest.fixture(scope="module")
-def sim(org: Organisation) -> Iterator[SimulatorServer]:
+def sim(org: Organization) -> Iterator[SimulatorServer]:
     with SimulatorServer(
         org,
         api_key_id=KEY[0],
@@ -143,7 +143,7 @@ def test_ping_needs_no_auth(sim: SimulatorServer, reporting: OpenAPI) -> None:
     ids=["x-api-key", "deprecated-headers", "basic"],
 )
 def test_last_etl_refresh_with_each_auth_scheme(
-    sim: SimulatorServer, reporting: OpenAPI, org: Organisation, auth: dict[str, Any]
+    sim: SimulatorServer, reporting: OpenAPI, org: Organization, auth: dict[str, Any]
 ) -> None:
     response = requests.get(sim.reporting_url + "/last_etl_refresh", timeout=10, **auth)
     assert response.status_code == 200
@@ -152,7 +152,7 @@ def test_last_etl_refresh_with_each_auth_scheme(
     assert datetime.fromisoformat(body["data"]["last_etl_refresh_at"]) == org.etl_refresh_at
 
 
-def test_incidents_page_has_every_field(sim: SimulatorServer, reporting: OpenAPI, org: Organisation) -> None:
+def test_incidents_page_has_every_field(sim: SimulatorServer, reporting: OpenAPI, org: Organization) -> None:
     fields = set(
         json.loads((SPEC_DIR / "reporting-api-v1.openapi.json").read_text())["components"]["schemas"][
             "IncidentData"
@@ -170,7 +170,7 @@ def test_incidents_page_has_every_field(sim: SimulatorServer, reporting: OpenAPI
 
 
 def test_incidents_with_explicit_window_and_datasets(
-    sim: SimulatorServer, reporting: OpenAPI, org: Organisation
+    sim: SimulatorServer, reporting: OpenAPI, org: Organization
 ) -> None:
     dataset = org.datasets[0].dataset_id
     body = {
@@ -257,13 +257,13 @@ def test_every_violation_is_reported_at_once(sim: SimulatorServer, reporting: Op
     assert detail[1]["msg"] == "ensure this value is less than or equal to 1000"
 
 
-def test_empty_body_takes_the_defaults(sim: SimulatorServer, reporting: OpenAPI, org: Organisation) -> None:
+def test_empty_body_takes_the_defaults(sim: SimulatorServer, reporting: OpenAPI, org: Organization) -> None:
     body = conforms(reporting, post_incidents(sim, data=b""))
     assert (body["page"], body["size"]) == (1, 400)
     assert body["total"] == len(org.incident_rows("unresolved", NOW - timedelta(days=31), NOW))
 
 
-def test_datasets_pages(sim: SimulatorServer, reporting: OpenAPI, org: Organisation) -> None:
+def test_datasets_pages(sim: SimulatorServer, reporting: OpenAPI, org: Organization) -> None:
     fields = set(
         json.loads((SPEC_DIR / "reporting-api-v1.openapi.json").read_text())["components"]["schemas"][
             "DatasetsData"
@@ -322,10 +322,10 @@ def test_unknown_path_and_wrong_method(sim: SimulatorServer) -> None:
 # --- Cloud API v1 ----------------------------------------------------------------------------------------
 
 
-def test_login_answers_the_organisation_name(sim: SimulatorServer, cloud: OpenAPI, org: Organisation) -> None:
+def test_login_answers_the_organization_name(sim: SimulatorServer, cloud: OpenAPI, org: Organization) -> None:
     response = requests.get(sim.cloud_url + "/api/v1/test-login", auth=KEY, timeout=10)
     assert response.status_code == 200
-    assert conforms(cloud, response) == {"organisationName": org.organisation_name}
+    assert conforms(cloud, response) == {"organisationName": org.organization_name}
 
 
 @pytest.mark.parametrize(
@@ -350,7 +350,7 @@ def test_login_is_limited_to_10_per_10_seconds(sim: SimulatorServer, cloud: Open
     assert set(conforms(cloud, limited)) == {"code", "message"}
 
 
-def test_update_incident(sim: SimulatorServer, cloud: OpenAPI, org: Organisation) -> None:
+def test_update_incident(sim: SimulatorServer, cloud: OpenAPI, org: Organization) -> None:
     target = org.open_incidents()[0]
     body = {
         "title": "Orders are late",
@@ -392,7 +392,7 @@ def test_update_incident(sim: SimulatorServer, cloud: OpenAPI, org: Organisation
     ids=["severity", "status", "title-type", "array", "empty", "malformed"],
 )
 def test_update_rejects_bad_bodies_with_400(
-    sim: SimulatorServer, cloud: OpenAPI, org: Organisation, kwargs: dict[str, Any]
+    sim: SimulatorServer, cloud: OpenAPI, org: Organization, kwargs: dict[str, Any]
 ) -> None:
     target = org.open_incidents()[1]
     url = f"{sim.cloud_url}/api/v1/incidents/{target.incident_id}"
@@ -415,7 +415,7 @@ def test_update_unknown_incident_is_404(sim: SimulatorServer, cloud: OpenAPI) ->
     conforms(cloud, response)
 
 
-def test_update_auth_failures(sim: SimulatorServer, cloud: OpenAPI, org: Organisation) -> None:
+def test_update_auth_failures(sim: SimulatorServer, cloud: OpenAPI, org: Organization) -> None:
     url = f"{sim.cloud_url}/api/v1/incidents/{org.open_incidents()[0].incident_id}"
     anonymous = requests.post(url, json={"status": "resolved"}, timeout=10)
     assert anonymous.status_code == 401
@@ -426,7 +426,7 @@ def test_update_auth_failures(sim: SimulatorServer, cloud: OpenAPI, org: Organis
     assert sim.updates == []
 
 
-def test_update_is_limited_to_10_per_minute(sim: SimulatorServer, cloud: OpenAPI, org: Organisation) -> None:
+def test_update_is_limited_to_10_per_minute(sim: SimulatorServer, cloud: OpenAPI, org: Organization) -> None:
     url = f"{sim.cloud_url}/api/v1/incidents/{org.open_incidents()[2].incident_id}"
     statuses = [
         requests.post(url, json={"title": f"t{n}"}, auth=KEY, timeout=10).status_code for n in range(10)

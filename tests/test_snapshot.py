@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from exporter.incidents.fold import resolved_accumulator, unresolved_accumulator
-from exporter.incidents.snapshot import PollData, SnapshotSettings, build_histogram, build_snapshot, normalise
+from exporter.incidents.snapshot import PollData, SnapshotSettings, build_histogram, build_snapshot, normalize
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -113,7 +113,7 @@ def test_unknown_values_are_kept_and_empty_becomes_unknown() -> None:
     assert open_count(snap, "ds-a", "blocker", "on hold") == 1
     assert open_count(snap, "ds-a", "unknown", "unknown") == 1
     assert open_count(snap, "ds-a", "blocker", "reported") == 0  # the new values join the zero-fill
-    assert normalise("  MAJOR ") == "major"
+    assert normalize("  MAJOR ") == "major"
 
 
 def test_resolved_are_deduplicated_keeping_the_newest_row_and_windowed() -> None:

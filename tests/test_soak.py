@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from exporter.app import Exporter
-from exporter.simulator import SimulatorServer, generate_organisation
+from exporter.simulator import SimulatorServer, generate_organization
 from exporter.simulator.faults import FaultPlan
 
 SOAK_SECONDS = float(os.environ.get("SODA_EXPORTER_SOAK_SECONDS", "20"))
@@ -47,14 +47,14 @@ def served(exporter: Exporter) -> dict[tuple[str, str, str], int]:
 
 def truth(sim: SimulatorServer) -> dict[tuple[str, str, str], int]:
     """Open counts the simulator's organisation holds right now."""
-    return dict(Counter((s.dataset_id, s.severity, s.status) for s in sim.organisation.open_incidents()))
+    return dict(Counter((s.dataset_id, s.severity, s.status) for s in sim.organization.open_incidents()))
 
 
 def test_soak_under_random_faults(
     start_simulator: Callable[..., SimulatorServer], start_exporter: Callable[..., Exporter]
 ) -> None:
     rng = random.Random(20261123)
-    sim = start_simulator(generate_organisation(seed=3, incidents=120, datasets=6, days=40))
+    sim = start_simulator(generate_organization(seed=3, incidents=120, datasets=6, days=40))
     exporter = start_exporter(
         sim,
         "--poll.page-size",
@@ -71,7 +71,7 @@ def test_soak_under_random_faults(
         "0",
         run=False,
     )
-    incident_ids = [inc.incident_id for inc in sim.organisation.incidents]
+    incident_ids = [inc.incident_id for inc in sim.organization.incidents]
     outcomes: Counter[bool] = Counter()
     previous: dict[tuple[str, str, str], int] = {}
     baseline_rss = 0
@@ -80,7 +80,7 @@ def test_soak_under_random_faults(
     while time.monotonic() - started < SOAK_SECONDS or not (outcomes[True] and outcomes[False]):
         assert time.monotonic() - started < SOAK_SECONDS + 60, "soak never saw both outcomes"
         # The organisation changes between cycles, so the truth keeps moving away from what is served.
-        sim.organisation.apply_update(
+        sim.organization.apply_update(
             rng.choice(incident_ids),
             status=rng.choice(("reported", "investigating", "fixing", "resolved")),
             severity=rng.choice(("minor", "major", "critical")),
@@ -92,7 +92,7 @@ def test_soak_under_random_faults(
         else:
             rule = dict(rng.choice(TRANSPORT_FAULTS), path=rng.choice((INCIDENTS, "/v1/last_etl_refresh")))
             sim.set_faults(FaultPlan.from_dict({"seed": cycles, "rules": [dict(rule, probability=0.3)]}))
-        ok = exporter.poller.run_cycle()
+        ok = exporter.pollers[0].run_cycle()
         outcomes[ok] += 1
         now_served = served(exporter)
         if ok:

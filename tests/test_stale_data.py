@@ -12,7 +12,7 @@ import pytest
 from exporter.app import Exporter
 from exporter.incidents.snapshot import midnight_utc
 from exporter.poll.windows import newest_day
-from exporter.simulator import SimulatorServer, generate_organisation
+from exporter.simulator import SimulatorServer, generate_organization
 from exporter.simulator.cli import add_simulator_arguments, build_server
 from exporter.simulator.faults import FaultPlan
 from tests.conftest import NOW, make_org, series
@@ -24,17 +24,17 @@ NULL_ETL = json.dumps({"resource": "last_etl_refresh", "data": {"last_etl_refres
 
 def stale_simulator(start_simulator: StartSim, days: int, history: int = 90) -> SimulatorServer:
     """A simulator with ``history`` days of incidents whose ETL stopped ``days`` days ago."""
-    org = generate_organisation(seed=7, incidents=150, datasets=8, days=history, now=NOW)
+    org = generate_organization(seed=7, incidents=150, datasets=8, days=history, now=NOW)
     org.set_etl_outage(timedelta(days=days))
     return start_simulator(org)
 
 
 def assert_shows_the_latest_report_date(sim: SimulatorServer, exporter: Exporter, days: int) -> None:
     """Open counts equal the truth at the latest report date, soda_up is 1, and the staleness shows."""
-    org = sim.organisation
+    org = sim.organization
     truth = len(org.open_incidents())
     assert truth > 0
-    assert exporter.poller.run_cycle()
+    assert exporter.pollers[0].run_cycle()
     snap = exporter.state.snapshot("default")
     assert snap is not None
     assert snap.open_total == truth
@@ -82,12 +82,12 @@ def test_the_search_for_the_latest_date_takes_few_small_requests(
     assert 2 <= len(probes) <= 2 * 10  # a bisection over 400 days per status
 
 
-def test_an_empty_organisation_is_empty_not_an_error(
+def test_an_empty_organization_is_empty_not_an_error(
     start_simulator: StartSim, start_exporter: StartExporter
 ) -> None:
     sim = start_simulator(make_org([]))
     exporter = start_exporter(sim, "--datasets.interval", "0", run=False)
-    assert exporter.poller.run_cycle()
+    assert exporter.pollers[0].run_cycle()
     snap = exporter.state.snapshot("default")
     assert snap is not None and snap.open_total == 0 and snap.latest_report_date is None
     probes = [r for r in sim.requests_log if isinstance(r.body, dict) and r.body.get("size") == 1]
@@ -98,7 +98,7 @@ def test_the_simulator_flag_stops_the_etl_in_the_past() -> None:
     parser = argparse.ArgumentParser()
     add_simulator_arguments(parser)
     args = parser.parse_args(["--simulator.etl-outage", "5d", "--simulator.now", NOW.isoformat()])
-    org = build_server(args).organisation
+    org = build_server(args).organization
     assert org.latest_report_date() == (NOW - timedelta(days=5)).date()
     assert org.etl_refresh_at == NOW - timedelta(days=5)
     org.apply_update(org.open_incidents()[0].incident_id, status="resolved")

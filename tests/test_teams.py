@@ -11,7 +11,7 @@ from exporter.incidents.fold import DatasetAccumulator
 from exporter.incidents.teams import DEFAULT_TEAM_FROM, TeamSource, parse_team_from, team_of
 from exporter.simulator import SimulatorServer
 from exporter.simulator.model import Dataset
-from exporter.simulator.organisation import Organisation
+from exporter.simulator.organization import Organization
 from tests.conftest import NOW, incident, scrape, series
 from tests.test_config import CREDS, config_error
 
@@ -65,7 +65,7 @@ def test_the_accumulator_sets_the_team() -> None:
     assert plain.datasets["a"].team == ""
 
 
-def teams_org() -> Organisation:
+def teams_org() -> Organization:
     """Datasets naming their team every way Soda can, and one without."""
     sets = [
         Dataset(
@@ -75,7 +75,7 @@ def teams_org() -> Organisation:
         Dataset("ds-squad", "clicks", "Clicks", "s", "wh", None, tags=("squad:web",)),
         Dataset("ds-none", "misc", "Misc", "s", "wh", None),
     ]
-    return Organisation(
+    return Organization(
         organization_id="org-t", datasets=sets, incidents=[incident(1, dataset="ds-attr")], now=NOW
     )
 
@@ -112,11 +112,11 @@ def test_a_bad_team_source_is_a_config_error(capsys: pytest.CaptureFixture[str])
     assert "--datasets.team-from" in line and "attribute:NAME" in line
 
 
-def test_the_generated_organisation_has_teams_by_attribute_and_by_tag(
+def test_the_generated_organization_has_teams_by_attribute_and_by_tag(
     simulator: SimulatorServer, start_exporter: StartExporter
 ) -> None:
     found = teams(start_exporter(simulator))
-    by_owner = {d.dataset_id: d.owner_email for d in simulator.organisation.datasets}
+    by_owner = {d.dataset_id: d.owner_email for d in simulator.organization.datasets}
     assert {ds for ds, team in found.items() if team} == {ds for ds, owner in by_owner.items() if owner}
-    kinds = {"attribute" if d.attributes else "tag" for d in simulator.organisation.datasets if d.owner_email}
+    kinds = {"attribute" if d.attributes else "tag" for d in simulator.organization.datasets if d.owner_email}
     assert kinds == {"attribute", "tag"}

@@ -27,7 +27,7 @@ def sim(start_simulator: StartSim) -> SimulatorServer:
 def exporter(sim: SimulatorServer, start_exporter: Callable[..., Exporter]) -> Exporter:
     """An exporter that has published one good snapshot; polling is driven by the tests."""
     exp = start_exporter(sim, *PAGE_ARGS, run=False)
-    assert exp.poller.run_cycle()
+    assert exp.pollers[0].run_cycle()
     return exp
 
 
@@ -41,7 +41,7 @@ def test_a_date_time_report_date_is_read_as_its_date(sim: SimulatorServer, expor
     assert sum(before.values()) == 24
     # naive_timestamps on report_date turns "2026-11-30" into "2026-11-30T00:00:00".
     inject(sim, kind="naive_timestamps", fields=["report_date"])
-    assert exporter.poller.run_cycle()
+    assert exporter.pollers[0].run_cycle()
     assert open_counts(exporter) == before
     assert skipped(exporter, "bad_report_date") == 0
 
@@ -55,7 +55,7 @@ def test_rows_with_no_usable_report_date_fail_the_cycle(sim: SimulatorServer, ex
 # page is 60 of 96 and fails.
 def test_less_than_half_the_rows_unusable_is_published(sim: SimulatorServer, exporter: Exporter) -> None:
     inject(sim, kind="null_fields", fields=["incident_id"], rows=4, status="unresolved")
-    assert exporter.poller.run_cycle()
+    assert exporter.pollers[0].run_cycle()
     assert skipped(exporter, "missing_incident_id") == 40
     assert exporter.metrics.up._value.get() == 1
 
@@ -113,9 +113,9 @@ def test_an_unparseable_created_at_keeps_every_incident_open(
     sim: SimulatorServer, exporter: Exporter
 ) -> None:
     inject(sim, kind="unknown_values", values={"created_at": "not-a-timestamp"})
-    assert exporter.poller.run_cycle()
+    assert exporter.pollers[0].run_cycle()
     text = exporter.metrics.exposition.text.decode()
-    assert sum(series(text, "soda_incidents_open").values()) == len(sim.organisation.open_incidents()) == 24
+    assert sum(series(text, "soda_incidents_open").values()) == len(sim.organization.open_incidents()) == 24
     assert len(series(text, "soda_incident_info")) == 24
     assert series(text, "soda_incident_created_timestamp_seconds") == {}
     age_counts = series(text, "soda_incident_open_age_seconds_gcount")
@@ -126,7 +126,7 @@ def test_an_unparseable_created_at_keeps_every_incident_open(
 
 def test_rows_without_a_dataset_id_count_under_unknown(sim: SimulatorServer, exporter: Exporter) -> None:
     inject(sim, kind="null_fields", fields=["dataset_id"], remove=True, status="unresolved")
-    assert exporter.poller.run_cycle()
+    assert exporter.pollers[0].run_cycle()
     counts = open_counts(exporter)
     assert sum(counts.values()) == 24
     assert sum(v for (dataset, _, _), v in counts.items() if dataset == "unknown") == 24

@@ -137,7 +137,7 @@ def test_escalate_updates_the_incident_once_however_often_alertmanager_repeats_i
     wait_until(lambda: counts(exporter).get(("escalate", "updated")) == 1)
     # Alertmanager re-sends the whole group; the snapshot has not been refreshed since.
     assert post(exporter, alert("inc-0001", "escalate")).json()["skipped"] == {"unchanged": 1}
-    exporter.poller.run_cycle()
+    exporter.pollers[0].run_cycle()
     assert exporter.state.snapshot("default").open_states["inc-0001"] == ("critical", "reported")
     assert post(exporter, alert("inc-0001", "escalate")).json()["skipped"] == {"unchanged": 1}
     assert len(sim.updates) == 1
@@ -302,7 +302,7 @@ def test_alerts_are_routed_by_their_organization_label(
     assert sims["north"].updates == []
 
 
-def test_a_429_storm_on_one_organisation_does_not_delay_the_other(
+def test_a_429_storm_on_one_organization_does_not_delay_the_other(
     start_simulator: StartSim, start_exporter: StartExporter, tmp_path: Path
 ) -> None:
     # Each organisation has its own API key, and Soda limits each key: north's 429s are north's.
@@ -347,7 +347,7 @@ def test_a_429_storm_on_one_organisation_does_not_delay_the_other(
     assert bucket_for(keys["south"][0]).available() == 9
 
 
-def test_organisations_sharing_a_key_share_its_bucket(
+def test_organizations_sharing_a_key_share_its_bucket(
     start_simulator: StartSim, start_exporter: StartExporter, tmp_path: Path
 ) -> None:
     storm = FaultRule("rate_limited", path="/api/v1/incidents/*", retry_after=30, times=1)

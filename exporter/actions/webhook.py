@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import threading
-from collections import Counter as Tally
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -143,7 +143,7 @@ class WebhookReceiver:
         except ValueError as exc:
             return text(HTTPStatus.BAD_REQUEST, f"{exc}\n")
         jobs: list[Job] = []
-        skipped: Tally[str] = Tally()
+        skipped: collections.Counter[str] = collections.Counter()
         for alert in alerts:
             outcome = self._plan(alert)
             if isinstance(outcome, Job):

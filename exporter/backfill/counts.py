@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from exporter.incidents.fold import UNKNOWN_DATASET, mostly_unusable
-from exporter.incidents.snapshot import midnight_utc, normalise
+from exporter.incidents.snapshot import midnight_utc, normalize
 from exporter.incidents.snapshot import zero_filled as snapshot_zero_filled
 from exporter.incidents.timestamps import parse_timestamp, report_day
 
@@ -129,8 +129,8 @@ class DayAccumulator:
         if tally is None:
             tally = self.days[report_date] = DayTally()
             self._window_start[report_date] = end_of_day(date.fromisoformat(report_date)) - self.window
-        severity = normalise(row.get("severity"))
-        status = normalise(row.get("status"))
+        severity = normalize(row.get("severity"))
+        status = normalize(row.get("status"))
         # Label sets grow from every well-formed row, as in the live exporter, even if the row is skipped.
         tally.datasets.add(dataset_id)
         tally.severities.add(severity)

@@ -299,11 +299,11 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
 
 
 def _run_demo(options: BackfillOptions) -> int:
-    from exporter.simulator import SimulatorServer, generate_organisation
+    from exporter.simulator import SimulatorServer, generate_organization
 
     demo_credentials = CredentialSource(key_id=DEMO_KEY_ID, key_secret=DEMO_KEY_SECRET)
-    organisation = generate_organisation()
-    with SimulatorServer(organisation, api_key_id=DEMO_KEY_ID, api_key_secret=DEMO_KEY_SECRET) as simulator:
+    organization = generate_organization()
+    with SimulatorServer(organization, api_key_id=DEMO_KEY_ID, api_key_secret=DEMO_KEY_SECRET) as simulator:
         client = _client(options, simulator.reporting_url, demo_credentials)
         try:
             return run(options, [(options.labels, client)], sys.stderr)

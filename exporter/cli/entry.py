@@ -76,10 +76,10 @@ def run_exporter(argv: list[str]) -> int:
 
     simulator = None
     if config.demo:
-        from exporter.simulator import SimulatorServer, generate_organisation
+        from exporter.simulator import SimulatorServer, generate_organization
 
         simulator = SimulatorServer(
-            generate_organisation(), api_key_id=DEMO_KEY_ID, api_key_secret=DEMO_KEY_SECRET
+            generate_organization(), api_key_id=DEMO_KEY_ID, api_key_secret=DEMO_KEY_SECRET
         )
         simulator.start()
         demo_credentials = CredentialSource(key_id=DEMO_KEY_ID, key_secret=DEMO_KEY_SECRET)

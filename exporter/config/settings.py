@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -162,8 +161,3 @@ def _notices(values: dict[str, Any]) -> tuple[str, ...]:
     if values.get("web_max_workers") is not None:
         return ("--web.max-workers is deprecated and ignored: the HTTP server no longer uses a thread pool",)
     return ()
-
-
-def running_in_tty() -> bool:
-    """True when stderr is a terminal."""
-    return os.isatty(2)

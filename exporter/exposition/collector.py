@@ -13,7 +13,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from exporter.incidents.fold import DatasetInfo
-from exporter.incidents.snapshot import Histogram, Snapshot, midnight_utc
+from exporter.incidents.snapshot import BucketCounts, Snapshot, midnight_utc
 
 CACHED = "Cached from the last successful poll of the Soda Cloud Reporting API."
 OM_EOF = b"# EOF\n"
@@ -32,7 +32,7 @@ def _gauge(name: str, doc: str, labels: Sequence[str]) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, f"{doc} {CACHED}", labels=list(labels))
 
 
-def _add_histogram(family: GaugeHistogramMetricFamily, values: list[str], hist: Histogram) -> None:
+def _add_histogram(family: GaugeHistogramMetricFamily, values: list[str], hist: BucketCounts) -> None:
     buckets = [(floatToGoString(bound), float(count)) for bound, count in hist.buckets]
     family.add_metric(values, buckets, hist.sum)
 

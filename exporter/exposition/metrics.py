@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import platform
-import threading
 import time
 from collections.abc import Sequence
 from typing import TypeVar
@@ -124,7 +123,6 @@ class ExporterMetrics:
             {"version": __version__, "python_version": platform.python_version()}
         )
         self._exposition = EMPTY_EXPOSITION
-        self._lock = threading.Lock()
         self._live: dict[tuple[bool, bool], tuple[float, bytes]] = {}
 
     def init_organization(self, values: Sequence[str]) -> None:

@@ -7,7 +7,7 @@ import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from exporter.incidents.domain import OPEN_STATUSES, SEVERITIES
@@ -22,7 +22,7 @@ DEFAULT_AGE_BUCKETS: tuple[float, ...] = tuple(
 )  # fmt: skip
 
 
-def normalise(value: Any) -> str:
+def normalize(value: Any) -> str:
     """Lower-case a severity or status; empty, missing, a JSON list or object becomes ``unknown``."""
     if value is None or isinstance(value, (list, dict)):
         return UNKNOWN
@@ -31,7 +31,7 @@ def normalise(value: Any) -> str:
 
 
 @dataclass(frozen=True)
-class Histogram:
+class BucketCounts:
     """A gauge histogram: cumulative counts per upper bound (last is +Inf), and the sum."""
 
     buckets: tuple[tuple[float, int], ...]
@@ -82,8 +82,8 @@ class Snapshot:
     generated_at: float
     open_counts: Mapping[tuple[str, str, str], int]
     resolved_counts: Mapping[tuple[str, str], int]
-    open_age: Mapping[str, Histogram]
-    resolution_duration: Mapping[str, Histogram]
+    open_age: Mapping[str, BucketCounts]
+    resolution_duration: Mapping[str, BucketCounts]
     incidents: tuple[OpenIncident, ...]
     info_truncated: int
     latest_report_date: date | None
@@ -95,7 +95,7 @@ class Snapshot:
     open_states: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
-def build_histogram(values: Iterable[float], bounds: Sequence[float]) -> Histogram:
+def build_histogram(values: Iterable[float], bounds: Sequence[float]) -> BucketCounts:
     """Bucket ``values`` cumulatively under ``bounds`` plus +Inf."""
     counts = [0] * (len(bounds) + 1)
     total = 0.0
@@ -107,7 +107,7 @@ def build_histogram(values: Iterable[float], bounds: Sequence[float]) -> Histogr
     for bound, count in zip((*bounds, float("inf")), counts, strict=False):
         running += count
         cumulative.append((bound, running))
-    return Histogram(tuple(cumulative), total)
+    return BucketCounts(tuple(cumulative), total)
 
 
 def _parsed(value: Any) -> datetime | None:
@@ -121,11 +121,11 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-class _Normalised(dict[Any, str]):
-    """normalise() memoised: a page of rows holds only a handful of distinct severities and statuses."""
+class _Normalized(dict[Any, str]):
+    """normalize() memoised: a page of rows holds only a handful of distinct severities and statuses."""
 
     def __missing__(self, value: Any) -> str:
-        self[value] = result = normalise(value)
+        self[value] = result = normalize(value)
         return result
 
 
@@ -154,7 +154,7 @@ def build_snapshot(data: PollData, now: datetime, settings: SnapshotSettings) ->
     # The current state is the newest report date present in the data. Taking it over both queries
     # means that when every incident was resolved on that date, nothing older is counted as open.
     latest = max(data.unresolved.max_report_date, data.resolved.max_report_date)
-    labels = _Normalised()
+    labels = _Normalized()
     open_rows: dict[str, tuple[IncidentRow, datetime | None]] = {}
     for incident_id, row in data.unresolved.newest.items():
         if row.report_date != latest:
@@ -171,8 +171,8 @@ def build_snapshot(data: PollData, now: datetime, settings: SnapshotSettings) ->
 
     open_counts, resolved_counts, severities = zero_filled(
         data.unresolved.datasets | data.resolved.datasets,
-        {normalise(s) for s in data.unresolved.severities | data.resolved.severities},
-        {normalise(s) for s in data.unresolved.statuses},
+        {normalize(s) for s in data.unresolved.severities | data.resolved.severities},
+        {normalize(s) for s in data.unresolved.statuses},
     )
     ages: dict[str, list[float]] = {sev: [] for sev in severities}
     now_ts = now.timestamp()
@@ -244,8 +244,3 @@ def build_snapshot(data: PollData, now: datetime, settings: SnapshotSettings) ->
 def midnight_utc(day: date) -> float:
     """Unix timestamp of midnight UTC at the start of ``day``."""
     return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
-
-
-def report_window(now: datetime, lookback_seconds: float) -> tuple[datetime, datetime]:
-    """The (from, to) report-date window ending now."""
-    return now - timedelta(seconds=lookback_seconds), now

@@ -4,9 +4,9 @@ from exporter.incidents.domain import SEVERITIES, STATUSES
 from exporter.simulator.cli import add_simulator_arguments, main, run_simulator
 from exporter.simulator.cloud_api import UpdateRecord
 from exporter.simulator.faults import FAULT_KINDS, FaultPlan, FaultRule
-from exporter.simulator.generator import generate_organisation
+from exporter.simulator.generator import generate_organization
 from exporter.simulator.model import Dataset, Incident, IncidentState, StateChange
-from exporter.simulator.organisation import Organisation
+from exporter.simulator.organization import Organization
 from exporter.simulator.server import RequestRecord, SimulatorServer
 
 __all__ = [
@@ -18,13 +18,13 @@ __all__ = [
     "FaultRule",
     "Incident",
     "IncidentState",
-    "Organisation",
+    "Organization",
     "RequestRecord",
     "SimulatorServer",
     "StateChange",
     "UpdateRecord",
     "add_simulator_arguments",
-    "generate_organisation",
+    "generate_organization",
     "main",
     "run_simulator",
 ]

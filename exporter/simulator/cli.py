@@ -13,7 +13,7 @@ from types import FrameType
 
 from exporter.config.durations import parse_duration
 from exporter.simulator.faults import FaultPlan
-from exporter.simulator.generator import generate_organisation
+from exporter.simulator.generator import generate_organization
 from exporter.simulator.server import SimulatorServer
 
 DEFAULT_KEY_ID = "demo-key-id"
@@ -120,17 +120,17 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_server(args: argparse.Namespace) -> SimulatorServer:
     """The (not yet started) server described by parsed ``args`` and the environment."""
-    organisation = generate_organisation(
+    organization = generate_organization(
         seed=args.simulator_seed,
         incidents=args.simulator_incidents,
         datasets=args.simulator_datasets,
         days=args.simulator_days,
         now=args.simulator_now,
     )
-    organisation.set_etl_outage(args.simulator_etl_outage)
+    organization.set_etl_outage(args.simulator_etl_outage)
     host, port = args.web_listen_address
     return SimulatorServer(
-        organisation,
+        organization,
         host=host,
         port=port,
         api_key_id=os.environ.get("SODA_API_KEY_ID") or DEFAULT_KEY_ID,
@@ -153,7 +153,7 @@ def run_simulator(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
     server.start()
-    org = server.organisation
+    org = server.organization
     print(
         f"Soda Cloud simulator listening on {server.base_url} "
         f"(Reporting API {server.reporting_url}, Cloud API {server.cloud_url}); "

@@ -12,7 +12,7 @@ from typing import Any
 from exporter.incidents.domain import SEVERITIES, STATUSES
 from exporter.simulator.auth import Credentials, KeyStore, SlidingWindowLimiter, basic_credentials
 from exporter.simulator.model import Incident
-from exporter.simulator.organisation import Organisation
+from exporter.simulator.organization import Organization
 from exporter.simulator.replies import Reply, Request, cloud_error
 
 PREFIX = "/api/"
@@ -69,7 +69,7 @@ class CloudApi:
 
     def __init__(
         self,
-        organisation: Organisation,
+        organization: Organization,
         keys: KeyStore,
         base_url: Callable[[], str],
         *,
@@ -77,7 +77,7 @@ class CloudApi:
         login_limiter: SlidingWindowLimiter,
         retry_after_header: bool = True,
     ) -> None:
-        self.organisation = organisation
+        self.organization = organization
         self.keys = keys
         self.update_limiter = update_limiter
         self.login_limiter = login_limiter
@@ -132,7 +132,7 @@ class CloudApi:
         limited = self._limit(self.login_limiter, credentials)
         if limited is not None:
             return limited
-        return Reply(200, {"organisationName": self.organisation.organisation_name})
+        return Reply(200, {"organisationName": self.organization.organization_name})
 
     def _update(self, request: Request, incident_id: str) -> Reply:
         credentials = self._authenticate(request)
@@ -150,11 +150,11 @@ class CloudApi:
             return cloud_error(400, "bad_request", str(bad))
         changes = {_TEXT_FIELDS.get(name, name): value for name, value in fields.items()}
         try:
-            incident = self.organisation.apply_update(incident_id, **changes)
+            incident = self.organization.apply_update(incident_id, **changes)
         except KeyError:
             return cloud_error(404, "not_found", f"Incident {incident_id} not found")
         with self._lock:
-            self.updates.append(UpdateRecord(incident_id, fields, self.organisation.now, credentials.key_id))
+            self.updates.append(UpdateRecord(incident_id, fields, self.organization.now, credentials.key_id))
         return Reply(200, self._content(incident))
 
     def _content(self, incident: Incident) -> dict[str, Any]:

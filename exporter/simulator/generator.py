@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from exporter.incidents.domain import SEVERITIES
 from exporter.simulator.model import Dataset, Incident, StateChange, as_utc
-from exporter.simulator.organisation import Organisation
+from exporter.simulator.organization import Organization
 
 _SEVERITY_WEIGHTS = (55, 30, 15)
 _DATASOURCES = ("snowflake_prod", "postgres_dwh", "bigquery_analytics", "databricks_lake", "redshift_finance")
@@ -126,7 +126,7 @@ def _history(
     return "reported", changes
 
 
-def generate_organisation(
+def generate_organization(
     *,
     seed: int = 42,
     incidents: int = 300,
@@ -136,8 +136,8 @@ def generate_organisation(
     resolved_fraction: float = 0.7,
     deleted_fraction: float = 0.02,
     young_fraction: float = 0.03,
-    organisation_name: str = "Demo Org",
-) -> Organisation:
+    organization_name: str = "Demo Org",
+) -> Organization:
     """A synthetic organisation, identical for the same arguments (``now`` defaults to the wall clock)."""
     # Sizing: a window of k report dates holds about k rows per live incident (both statuses together);
     # resolved_fraction=0 and deleted_fraction=0 make every incident an open row on every date.
@@ -187,10 +187,10 @@ def generate_organisation(
                 deleted_at=deleted_at,
             )
         )
-    return Organisation(
+    return Organization(
         organization_id=organization_id,
         datasets=dataset_list,
         incidents=result,
         now=now,
-        organisation_name=organisation_name,
+        organization_name=organization_name,
     )

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from exporter.simulator.auth import KeyStore, reporting_credentials
-from exporter.simulator.organisation import Organisation
+from exporter.simulator.organization import Organization
 from exporter.simulator.replies import Page, Reply, Request, reporting_error
 from exporter.simulator.rows import iso_timestamp
 from exporter.simulator.validation import RequestInvalid, datasets_query, incidents_query, parse_json
@@ -31,8 +31,8 @@ def no_content(resource: str) -> Reply:
 class ReportingApi:
     """Handles every request whose path starts with ``/v1``."""
 
-    def __init__(self, organisation: Organisation, keys: KeyStore, *, max_page_size: int = 1000) -> None:
-        self.organisation = organisation
+    def __init__(self, organization: Organization, keys: KeyStore, *, max_page_size: int = 1000) -> None:
+        self.organization = organization
         self.keys = keys
         # The spec caps size at 1000 (larger is a 422); a server may serve fewer rows per page than asked
         # and say so in the response's size field, which is what a lower cap simulates.
@@ -80,11 +80,11 @@ class ReportingApi:
         return Reply(200, "pssshhht")
 
     def _last_etl_refresh(self, request: Request) -> Reply:
-        refreshed = iso_timestamp(self.organisation.etl_refresh_at)
+        refreshed = iso_timestamp(self.organization.etl_refresh_at)
         return Reply(200, {"resource": "last_etl_refresh", "data": {"last_etl_refresh_at": refreshed}})
 
     def _incidents(self, request: Request) -> Reply:
-        org = self.organisation
+        org = self.organization
         query = incidents_query(parse_json(request.body), org.now)
         # The schema leaves status a free string; values other than the two documented ones match no
         # rows, so the client gets "no content" rather than silently receiving the other status.
@@ -102,7 +102,7 @@ class ReportingApi:
 
     def _datasets(self, request: Request) -> Reply:
         query = datasets_query(parse_json(request.body))
-        rows = self.organisation.dataset_rows(query.dataset_ids)
+        rows = self.organization.dataset_rows(query.dataset_ids)
 
         def fetch(offset: int, limit: int) -> list[dict[str, Any]]:
             return rows[max(offset, 0) : max(offset, 0) + max(limit, 0)]

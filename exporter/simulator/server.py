@@ -20,7 +20,7 @@ from exporter.simulator.cloud_api import PREFIX as CLOUD_PREFIX
 from exporter.simulator.cloud_api import CloudApi, UpdateRecord
 from exporter.simulator.fault_effects import Wire, damage, delay, request_info, reshape_page, terminal_reply
 from exporter.simulator.faults import DATA_KINDS, PRE_KINDS, TERMINAL_KINDS, WIRE_KINDS, FaultPlan
-from exporter.simulator.organisation import Organisation
+from exporter.simulator.organization import Organization
 from exporter.simulator.replies import Reply, Request, cloud_error
 from exporter.simulator.reporting_api import PAGINATED_PATHS, ReportingApi
 from exporter.simulator.reporting_api import PREFIX as REPORTING_PREFIX
@@ -137,7 +137,7 @@ class SimulatorServer:
 
     def __init__(
         self,
-        organisation: Organisation,
+        organization: Organization,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -155,7 +155,7 @@ class SimulatorServer:
         request_log_limit: int = 100_000,
         max_page_size: int = 1000,
     ) -> None:
-        self.organisation = organisation
+        self.organization = organization
         self.api_key_id = api_key_id
         self.api_key_secret = api_key_secret
         self.page_delay_seconds = page_delay_seconds
@@ -167,9 +167,9 @@ class SimulatorServer:
         self._log_lock = threading.Lock()
         self._httpd = _HTTPServer((host, port), self)
         self._thread: threading.Thread | None = None
-        self.reporting = ReportingApi(organisation, self.keys, max_page_size=max_page_size)
+        self.reporting = ReportingApi(organization, self.keys, max_page_size=max_page_size)
         self.cloud = CloudApi(
-            organisation,
+            organization,
             self.keys,
             lambda: self.base_url,
             update_limiter=SlidingWindowLimiter(update_rate_limit, update_rate_window_seconds),

@@ -53,11 +53,6 @@ class CredentialSource:
         self._stamp: tuple[object, object] | None = None
         self._cached: Credentials | None = None
 
-    @property
-    def file_backed(self) -> bool:
-        """True when at least one half of the pair comes from a file."""
-        return bool(self._key_id_file or self._key_secret_file)
-
     def _file_stamp(self, path: str | None) -> object:
         if not path:
             return None

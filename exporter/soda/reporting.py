@@ -93,11 +93,6 @@ class ReportingClient:
         """Release pooled connections."""
         self.http.close()
 
-    def ping(self) -> bool:
-        """Return True when the Reporting API answers its unauthenticated ping."""
-        status, _ = self.http.request("GET", "/ping")
-        return status == 200
-
     def last_etl_refresh(self, *, deadline: float | None = None) -> datetime | None:
         """Return when Soda last refreshed reporting data, or None when it does not say."""
         _, body = self.http.request("GET", ETL_PATH, deadline=deadline)

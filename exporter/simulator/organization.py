@@ -30,7 +30,7 @@ def _wants_resolved(status: str) -> bool:
     return wanted == "resolved"
 
 
-class Organisation:
+class Organization:
     """One Soda Cloud organisation; thread-safe, mutate it through its methods (or call ``invalidate``)."""
 
     def __init__(
@@ -41,11 +41,11 @@ class Organisation:
         incidents: list[Incident],
         now: datetime,
         etl_refresh_at: datetime | None = None,
-        organisation_name: str = "Demo Org",
+        organization_name: str = "Demo Org",
         etl_outage: timedelta = timedelta(0),
     ) -> None:
         self.organization_id = organization_id
-        self.organisation_name = organisation_name
+        self.organization_name = organization_name
         self.datasets = datasets
         self.incidents = incidents
         self.now = as_utc(now)
