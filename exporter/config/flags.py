@@ -151,7 +151,7 @@ FLAGS: tuple[Flag, ...] = (
     Flag(
         "--web.listen-address",
         DEFAULT_LISTEN_ADDRESS,
-        "Address to serve metrics on; repeat the flag for several (:PORT is IPv6 and IPv4).",
+        "Address to serve metrics on (:PORT: IPv6 and IPv4); repeat, or comma-separate in the variable.",
         parse_listen_address,
         repeatable=True,
     ),
