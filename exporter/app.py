@@ -157,10 +157,4 @@ def with_demo_endpoints(
 ) -> Config:
     """The same config pointed at an embedded simulator."""
     org = Organization(config.organizations[0].name, reporting_url, cloud_url, credentials)
-    return replace(
-        config,
-        reporting_url=reporting_url,
-        cloud_url=cloud_url,
-        credentials=credentials,
-        organizations=(org,),
-    )
+    return replace(config, organizations=(org,))

@@ -60,8 +60,8 @@ def test_defaults() -> None:
     config = parse_args([], CREDS)
     assert (config.listen_host, config.listen_port) == ("", 9877)
     assert config.telemetry_path == "/metrics"
-    assert config.reporting_url == "https://reporting.cloud.soda.io/v1"
-    assert config.cloud_url == "https://cloud.soda.io"
+    assert config.organizations[0].reporting_url == "https://reporting.cloud.soda.io/v1"
+    assert config.organizations[0].cloud_url == "https://cloud.soda.io"
     assert config.poll.interval_seconds == 300
     assert config.poll.lookback_seconds == 3 * 86400
     assert config.poll.timeout_seconds == 120
@@ -70,22 +70,22 @@ def test_defaults() -> None:
     assert config.page_size == 1000
     assert config.concurrency == 4
     assert config.poll.snapshot.age_buckets[0] == 3600 and config.poll.snapshot.age_buckets[-1] == 365 * 86400
-    creds = config.credentials.get()
+    creds = config.organizations[0].credentials.get()
     assert (creds.key_id, creds.key_secret) == ("key-id-123", "s3cr3t-value-xyz")
 
 
 def test_region_us_and_url_overrides() -> None:
     config = parse_args(["--soda.region", "us"], CREDS)
-    assert config.reporting_url == "https://reporting.cloud.us.soda.io/v1"
-    assert config.cloud_url == "https://cloud.us.soda.io"
+    assert config.organizations[0].reporting_url == "https://reporting.cloud.us.soda.io/v1"
+    assert config.organizations[0].cloud_url == "https://cloud.us.soda.io"
     env = {
         **CREDS,
         "SODA_REPORTING_URL": "http://127.0.0.1:8080/v1/",
         "SODA_CLOUD_URL": "http://127.0.0.1:8080",
     }
     config = parse_args(["--soda.region", "us"], env)
-    assert config.reporting_url == "http://127.0.0.1:8080/v1"
-    assert config.cloud_url == "http://127.0.0.1:8080"
+    assert config.organizations[0].reporting_url == "http://127.0.0.1:8080/v1"
+    assert config.organizations[0].cloud_url == "http://127.0.0.1:8080"
 
 
 def test_flag_wins_over_env_and_env_fills_in() -> None:
@@ -154,7 +154,7 @@ def test_credentials_from_files_and_unreadable_file(
         ],
         {},
     )
-    assert config.credentials.get().key_secret == "file-secret-value"
+    assert config.organizations[0].credentials.get().key_secret == "file-secret-value"
     line = config_error(
         capsys, ["--soda.api-key-secret-file", str(tmp_path / "missing")], {"SODA_API_KEY_ID": "x"}
     )

@@ -28,10 +28,6 @@ class Config:
     listen_addresses: tuple[tuple[str, int], ...]
     telemetry_path: str
     web_limits: Limits
-    region: str
-    reporting_url: str
-    cloud_url: str
-    credentials: CredentialSource
     request_timeout: float
     retries: int
     max_retry_after: float
@@ -103,16 +99,15 @@ def make_config(namespace: argparse.Namespace, values: dict[str, Any], environ: 
         raise ConfigError("--poll.lookback: must be at least 1d, so the latest report date is inside it")
     if values["poll_timeout"] < values["soda_request_timeout"]:
         raise ConfigError("--poll.timeout: must not be shorter than --soda.request-timeout")
-    reporting_url = values["soda_reporting_url"] or region_reporting
-    cloud_url = values["soda_cloud_url"] or region_cloud
     config_file = values["config_file"]
     if config_file:
         try:
             organizations = load_organizations(config_file, environ, check_credentials=not demo)
         except OrganizationsFileError as exc:
             raise ConfigError(f"--config.file: {exc}") from None
-        credentials = organizations[0].credentials
     else:
+        reporting_url = values["soda_reporting_url"] or region_reporting
+        cloud_url = values["soda_cloud_url"] or region_cloud
         credentials = _credentials(values, environ, demo)
         organizations = (Organization(values["soda_organization"], reporting_url, cloud_url, credentials),)
     return Config(
@@ -124,10 +119,6 @@ def make_config(namespace: argparse.Namespace, values: dict[str, Any], environ: 
             idle_timeout=values["web_idle_timeout"],
             write_timeout=values["web_write_timeout"],
         ),
-        region=values["soda_region"],
-        reporting_url=reporting_url,
-        cloud_url=cloud_url,
-        credentials=credentials,
         request_timeout=values["soda_request_timeout"],
         retries=values["soda_retries"],
         max_retry_after=values["soda_max_retry_after"],
