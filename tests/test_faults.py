@@ -83,10 +83,10 @@ def requests_to(sim: SimulatorServer, page: int, status: str = "unresolved") -> 
 def assert_failed_cleanly(exp: Exporter, sim: SimulatorServer, reason: str) -> None:
     """The cycle fails, publishes nothing, counts the reason, and the next good cycle recovers."""
     before = open_counts(exp)
-    published = exp.metrics.exposition
+    published = exp.state.exposition
     count = failures(exp, reason)
     assert not exp.pollers[0].run_cycle()
-    assert exp.metrics.exposition is published  # nothing new was published
+    assert exp.state.exposition is published  # nothing new was published
     assert open_counts(exp) == before
     assert failures(exp, reason) == count + 1
     assert exp.metrics.up._value.get() == 0

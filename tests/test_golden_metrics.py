@@ -41,7 +41,7 @@ def render_demo(start_simulator: Callable[..., SimulatorServer]) -> tuple[str, s
         assert poller.run_cycle(), "the demo cycle failed"
     finally:
         client.close()
-    exposition = metrics.exposition
+    exposition = state.exposition
     return exposition.text.decode(), exposition.openmetrics.decode()
 
 

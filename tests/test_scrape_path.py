@@ -9,11 +9,12 @@ from collections.abc import Callable
 
 import pytest
 import requests
+from prometheus_client import CollectorRegistry, Counter, generate_latest
 
 from exporter.app import Exporter
-from exporter.exposition import metrics as metrics_module
+from exporter.exposition import state as state_module
 from exporter.exposition.metrics import ExporterMetrics
-from exporter.exposition.state import PollOutcome
+from exporter.exposition.state import ExporterState, PollOutcome
 from exporter.simulator import SimulatorServer
 from tests.conftest import scrape
 
@@ -25,27 +26,28 @@ def test_scrape_is_its_parts_joined_and_gzip_stays_one_valid_stream(
 ) -> None:
     exporter = start_exporter(simulator)
     assert exporter.state.wait_ready(20)
-    metrics = exporter.metrics
+    state = exporter.state
     for openmetrics in (False, True):
-        parts = metrics.scrape_parts(openmetrics=openmetrics, gzipped=False)
-        assert metrics.scrape(openmetrics=openmetrics, gzipped=False) == b"".join(parts)
+        parts = state.scrape_parts(openmetrics=openmetrics, gzipped=False)
+        assert state.scrape(openmetrics=openmetrics, gzipped=False) == b"".join(parts)
         # The gzipped live part is rendered on its own, so only the snapshot part must be identical.
-        unzipped = gzip.decompress(metrics.scrape(openmetrics=openmetrics, gzipped=True))
+        unzipped = gzip.decompress(state.scrape(openmetrics=openmetrics, gzipped=True))
         assert unzipped.endswith(parts[1]) and unzipped.startswith(b"# HELP ")
-    assert metrics.scrape(openmetrics=True, gzipped=False).endswith(b"# EOF\n")
+    assert state.scrape(openmetrics=True, gzipped=False).endswith(b"# EOF\n")
     served = scrape(exporter.port, **{"Accept-Encoding": "identity"})
-    assert served.content == metrics.scrape(openmetrics=False, gzipped=False)
+    assert served.content == state.scrape(openmetrics=False, gzipped=False)
     assert int(served.headers["Content-Length"]) == len(served.content)
 
 
 def test_live_metrics_are_reused_briefly_and_refreshed_when_a_cycle_ends() -> None:
     metrics = ExporterMetrics()
+    state = ExporterState(metrics)
     metrics.init_organization(())
-    before = metrics.scrape(openmetrics=False, gzipped=False)
+    before = state.scrape(openmetrics=False, gzipped=False)
     metrics.polls.inc()
-    assert metrics.scrape(openmetrics=False, gzipped=False) == before, "rendered again within the max age"
-    metrics.invalidate_live()
-    assert b"soda_exporter_polls_total 1.0" in metrics.scrape(openmetrics=False, gzipped=False)
+    assert state.scrape(openmetrics=False, gzipped=False) == before, "rendered again within the max age"
+    state.invalidate_live()
+    assert b"soda_exporter_polls_total 1.0" in state.scrape(openmetrics=False, gzipped=False)
 
 
 def test_recording_a_cycle_outcome_refreshes_the_live_metrics(
@@ -61,10 +63,11 @@ def test_recording_a_cycle_outcome_refreshes_the_live_metrics(
 
 def test_live_metrics_expire_after_the_max_age(monkeypatch: pytest.MonkeyPatch) -> None:
     metrics = ExporterMetrics()
-    metrics.scrape(openmetrics=True, gzipped=True)
+    state = ExporterState(metrics)
+    state.scrape(openmetrics=True, gzipped=True)
     metrics.polls.inc(3)
-    monkeypatch.setattr(metrics_module, "LIVE_MAX_AGE_SECONDS", 0.0)
-    assert b"soda_exporter_polls_total 3.0" in gzip.decompress(metrics.scrape(openmetrics=True, gzipped=True))
+    monkeypatch.setattr(state_module, "LIVE_MAX_AGE_SECONDS", 0.0)
+    assert b"soda_exporter_polls_total 3.0" in gzip.decompress(state.scrape(openmetrics=True, gzipped=True))
 
 
 def test_kept_alive_small_responses_are_not_held_back_by_nagle(
@@ -84,3 +87,19 @@ def test_kept_alive_small_responses_are_not_held_back_by_nagle(
     # well clear of that even on a loaded machine, where a total over all requests did not.
     median = statistics.median(durations)
     assert median < 0.03, f"median kept-alive request took {median * 1000:.0f} ms"
+
+
+def test_self_metrics_leave_out_created_series_and_other_registries_keep_theirs() -> None:
+    metrics = ExporterMetrics()
+    metrics.init_organization(())
+    metrics.polls.inc()
+    metrics.poll_duration.observe(1.0)
+    own = generate_latest(metrics.registry)
+    assert b"soda_exporter_polls_total 1.0" in own and b"soda_exporter_poll_duration_seconds_count" in own
+    assert not [
+        line for line in own.decode().splitlines() if line.split("{")[0].split(" ")[0].endswith("_created")
+    ]
+    # Nothing process-wide: importing and building the self-metrics leaves other registries alone.
+    other = CollectorRegistry()
+    Counter("unrelated_events", "Events.", registry=other).inc()
+    assert b"unrelated_events_created" in generate_latest(other)

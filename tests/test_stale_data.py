@@ -42,7 +42,7 @@ def assert_shows_the_latest_report_date(sim: SimulatorServer, exporter: Exporter
     assert exporter.metrics.up._value.get() == 1
     outcome = exporter.state.outcomes()["default"]
     assert outcome.latest_report_date == org.latest_report_date()
-    text = exporter.metrics.exposition.text.decode()
+    text = exporter.state.exposition.text.decode()
     assert series(text, "soda_reporting_report_date_timestamp_seconds") == {
         (): midnight_utc(org.latest_report_date())
     }

@@ -114,7 +114,7 @@ def test_an_unparseable_created_at_keeps_every_incident_open(
 ) -> None:
     inject(sim, kind="unknown_values", values={"created_at": "not-a-timestamp"})
     assert exporter.pollers[0].run_cycle()
-    text = exporter.metrics.exposition.text.decode()
+    text = exporter.state.exposition.text.decode()
     assert sum(series(text, "soda_incidents_open").values()) == len(sim.organization.open_incidents()) == 24
     assert len(series(text, "soda_incident_info")) == 24
     assert series(text, "soda_incident_created_timestamp_seconds") == {}

@@ -1,11 +1,9 @@
-"""The exporter's own live metrics, and the scrape output that joins them to the pre-rendered snapshot."""
+"""The exporter's own live metrics: poll outcomes, API requests, skipped rows, web auth, build info."""
 
 from __future__ import annotations
 
-import gzip
 import platform
-import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
 from prometheus_client import (
@@ -16,13 +14,10 @@ from prometheus_client import (
     Gauge,
     Histogram,
     Info,
-    disable_created_metrics,
-    generate_latest,
 )
-from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+from prometheus_client.metrics_core import Metric
 
 from exporter import __version__
-from exporter.exposition.collector import EMPTY_EXPOSITION, OM_EOF, Exposition
 from exporter.incidents.domain import SKIP_REASONS
 from exporter.soda.errors import FAILURE_REASONS
 
@@ -30,8 +25,25 @@ from exporter.soda.errors import FAILURE_REASONS
 BASIC_AUTH_FAILURE_REASONS = ("missing", "malformed", "unknown_user", "wrong_password", "throttled")
 WEB_AUTH_FAILURE_REASONS = (*BASIC_AUTH_FAILURE_REASONS, "client_certificate")
 
-# The _created series of counters add nothing for an exporter's users and double the counter lines.
-disable_created_metrics()
+# Metric types whose samples include a _created series.
+_WITH_CREATED = ("counter", "histogram", "summary")
+
+
+class SelfMetricsRegistry(CollectorRegistry):
+    """A registry that leaves out the _created series of its counters and histograms.
+
+    They add nothing for an exporter's users and double the counter lines. Dropping them here, not
+    with prometheus_client's process-wide disable_created_metrics(), keeps importing this module
+    free of side effects and leaves every other registry as it is.
+    """
+
+    def collect(self) -> Iterator[Metric]:
+        """The registered metrics, without their _created samples."""
+        for metric in super().collect():
+            if metric.type in _WITH_CREATED:
+                metric.samples = [s for s in metric.samples if not s.name.endswith("_created")]
+            yield metric
+
 
 MetricT = TypeVar("MetricT", Counter, Gauge, Histogram)
 
@@ -41,9 +53,6 @@ def labelled(metric: MetricT, values: Sequence[str]) -> MetricT:
     return metric.labels(*values) if values else metric
 
 
-# Scrapes reuse the live metrics' rendering for this long (each cycle's end refreshes it at once):
-# rendering them costs far more than sending the whole pre-rendered snapshot.
-LIVE_MAX_AGE_SECONDS = 1.0
 POLL_DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
 
 
@@ -51,7 +60,7 @@ class ExporterMetrics:
     """Counters and gauges about the exporter itself, updated live, rendered on every scrape."""
 
     def __init__(self, const_label_names: Sequence[str] = ()) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry = SelfMetricsRegistry(auto_describe=True)
         self.registry.register(PROCESS_COLLECTOR)
         self.registry.register(PLATFORM_COLLECTOR)
         names = list(const_label_names)
@@ -122,8 +131,6 @@ class ExporterMetrics:
         Info("soda_exporter_build", "Version of the exporter and of Python.", registry=reg).info(
             {"version": __version__, "python_version": platform.python_version()}
         )
-        self._exposition = EMPTY_EXPOSITION
-        self._live: dict[tuple[bool, bool], tuple[float, bytes]] = {}
 
     def init_organization(self, values: Sequence[str]) -> None:
         """Create an organisation's series at zero, so rate() and absent() work from the first scrape."""
@@ -136,47 +143,3 @@ class ExporterMetrics:
             self.dataset_failures.labels(*values, reason)
         for reason in SKIP_REASONS:
             self.rows_skipped.labels(*values, reason)
-
-    def publish(self, exposition: Exposition) -> None:
-        """Swap in the pre-rendered snapshot bytes; scrapes see either the old or the new, whole."""
-        self._exposition = exposition
-
-    @property
-    def exposition(self) -> Exposition:
-        """The currently published snapshot bytes."""
-        return self._exposition
-
-    def invalidate_live(self) -> None:
-        """Drop the cached live bytes, so the next scrape renders them afresh (e.g. after a cycle)."""
-        self._live = {}
-
-    def _live_bytes(self, openmetrics: bool, gzipped: bool) -> bytes:
-        """The live metrics rendered at most LIVE_MAX_AGE_SECONDS ago, in the asked-for encoding."""
-        key = (openmetrics, gzipped)
-        cached = self._live.get(key)
-        now = time.monotonic()
-        if cached is not None and now - cached[0] < LIVE_MAX_AGE_SECONDS:
-            return cached[1]
-        if openmetrics:
-            live: bytes = generate_openmetrics(self.registry)
-            live = live[: -len(OM_EOF)] if live.endswith(OM_EOF) else live
-        else:
-            live = generate_latest(self.registry)
-        if gzipped:
-            # Two gzip members concatenated form one valid gzip stream (RFC 1952, section 2.2).
-            live = gzip.compress(live, compresslevel=1)
-        self._live[key] = (now, live)
-        return live
-
-    def scrape_parts(self, *, openmetrics: bool, gzipped: bool) -> tuple[bytes, bytes]:
-        """The /metrics body as (live metrics, snapshot bytes), to be sent back to back without copying."""
-        exposition = self._exposition  # one read, so a concurrent publish cannot mix two snapshots
-        if openmetrics:
-            snapshot = exposition.openmetrics_gzip if gzipped else exposition.openmetrics
-        else:
-            snapshot = exposition.text_gzip if gzipped else exposition.text
-        return self._live_bytes(openmetrics, gzipped), snapshot
-
-    def scrape(self, *, openmetrics: bool, gzipped: bool) -> bytes:
-        """Return the whole /metrics body: live metrics, then the snapshot bytes."""
-        return b"".join(self.scrape_parts(openmetrics=openmetrics, gzipped=gzipped))

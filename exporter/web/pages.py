@@ -30,7 +30,7 @@ class ExporterPages:
     def metrics(self, request: Request) -> Response:
         """Live exporter metrics (at most a second old), then the pre-rendered snapshot bytes."""
         choice = negotiate(request.header("accept"), request.header("accept-encoding"))
-        body = self.state.metrics.scrape_parts(openmetrics=choice.openmetrics, gzipped=choice.gzipped)
+        body = self.state.scrape_parts(openmetrics=choice.openmetrics, gzipped=choice.gzipped)
         headers: tuple[tuple[str, str], ...] = (("Vary", VARY),)
         if choice.gzipped:
             headers += (("Content-Encoding", "gzip"),)
