@@ -73,6 +73,7 @@ class Poller:
         organization: str = "default",
         labels: tuple[tuple[str, str], ...] = (),
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.state = state
@@ -81,7 +82,10 @@ class Poller:
         self.organization = organization
         self.labels = labels
         self._label_values = [value for _, value in labels]
+        # Injected so max-age, ETL and age decisions can be tested on fake time: ``clock`` is the wall
+        # clock (ages, windows, timestamps), ``monotonic`` measures intervals (max age, durations).
         self._clock = clock
+        self._monotonic = monotonic
         self._log = log.bind(organization=organization) if labels else log
         # What the last pull read; ages and windows are recomputed from it while Soda's data is unchanged.
         self._kept: PollData | None = None
@@ -103,11 +107,12 @@ class Poller:
             return "start"
         if etl is None or etl != self._kept.last_etl_refresh:
             return "etl_refreshed"
-        if time.monotonic() - self._pulled_at >= self.settings.max_age_seconds:
+        if self._monotonic() - self._pulled_at >= self.settings.max_age_seconds:
             return "max_age"
         return None
 
     def _fetch(self, stats: FetchStats) -> tuple[PollData, str | None]:
+        # The client checks its deadline on its own (real) monotonic clock.
         deadline = time.monotonic() + self.settings.timeout_seconds
         etl = self.client.last_etl_refresh(deadline=deadline)
         reason = self._pull_reason(etl)
@@ -168,7 +173,7 @@ class Poller:
 
     def run_cycle(self) -> bool:
         """Run one complete cycle; publish only if every request succeeded. Return success."""
-        started = time.monotonic()
+        started = self._monotonic()
         stats = FetchStats()
         labels = self._label_values
         labelled(self.metrics.polls, labels).inc()
@@ -196,23 +201,23 @@ class Poller:
         if pull_reason is None:
             labelled(self.metrics.polls_skipped, labels).inc()
         else:
-            self._kept, self._pulled_at = data, time.monotonic()
+            self._kept, self._pulled_at = data, self._monotonic()
             for reason, count in snapshot.skipped.items():
                 self.metrics.rows_skipped.labels(*labels, reason).inc(count)
             if snapshot.skipped:
                 # One warning per cycle, never one per row.
                 self._log.warning("rows skipped", skipped=dict(snapshot.skipped))
         labelled(self.metrics.up, labels).set(1)
-        labelled(self.metrics.last_success, labels).set(time.time())
+        labelled(self.metrics.last_success, labels).set(self._clock().timestamp())
         if self.datasets.refresh():
             self.state.publish(self.organization, self.labels, snapshot, self.datasets.datasets)
-        duration = time.monotonic() - started
+        duration = self._monotonic() - started
         labelled(self.metrics.poll_duration, labels).observe(duration)
         self.state.record_outcome(
             self.organization,
             PollOutcome(
                 True,
-                time.time(),
+                self._clock().timestamp(),
                 duration,
                 "success",
                 open_incidents=snapshot.open_total,
@@ -237,7 +242,7 @@ class Poller:
     def _fail(
         self, reason: str, message: str, started: float, stats: FetchStats, logged: bool = False
     ) -> None:
-        duration = time.monotonic() - started
+        duration = self._monotonic() - started
         labels = self._label_values
         labelled(self.metrics.up, labels).set(0)
         self.metrics.poll_failures.labels(*labels, reason).inc()
@@ -247,7 +252,7 @@ class Poller:
             self.organization,
             PollOutcome(
                 False,
-                time.time(),
+                self._clock().timestamp(),
                 duration,
                 f"{reason}: {message}",
                 latest_report_date=served.latest_report_date if served else None,
