@@ -79,7 +79,7 @@ class Exporter:
         self._threads: list[threading.Thread] = []
         self.webhook: WebhookReceiver | None = None
         if config.webhook.enabled:
-            self.webhook = build_webhook(config, self.state, self.metrics, self.pollers)
+            self.webhook = build_webhook(config, self.state, self.metrics)
             self.webhook.install(self.server)
             _check_webhook_behind_basic_auth(self.door, self.webhook)
 
@@ -106,9 +106,7 @@ class Exporter:
         settings = self.config.poll
         if org.poll_interval_seconds is not None:
             settings = replace(settings, interval_seconds=org.poll_interval_seconds)
-        return Poller(
-            client, self.state, self.metrics, settings, organization=org.name or "default", labels=labels
-        )
+        return Poller(client, self.state, self.metrics, settings, organization=org.key, labels=labels)
 
     @property
     def port(self) -> int:

@@ -20,7 +20,6 @@ from exporter.config.webhook import WebhookSettings
 from exporter.exposition.metrics import ExporterMetrics
 from exporter.exposition.state import ExporterState
 from exporter.logs import add_secret_source
-from exporter.poll.poller import Poller
 from exporter.soda.cloud import CloudClient, IncidentUpdate, SodaError
 from exporter.web.messages import Request, Response, text
 from exporter.web.server import WebServer
@@ -313,16 +312,14 @@ def parse_payload(raw: bytes) -> list[dict[str, Any]]:
     return alerts
 
 
-def build_webhook(
-    config: Config, state: ExporterState, metrics: ExporterMetrics, pollers: Sequence[Poller]
-) -> WebhookReceiver:
+def build_webhook(config: Config, state: ExporterState, metrics: ExporterMetrics) -> WebhookReceiver:
     """The receiver for ``config``, with one Cloud API client per organisation, installed nowhere yet."""
     settings = config.webhook
     token = settings.token
     if token is not None:
         add_secret_source(lambda: [token.get()])
     targets = []
-    for org, poller in zip(config.organizations, pollers, strict=True):
+    for org in config.organizations:
         values: tuple[str, ...] = (org.name or "",) if config.labelled else ()
 
         def count(endpoint: str, code: str, values: tuple[str, ...] = values) -> None:
@@ -336,5 +333,5 @@ def build_webhook(
             max_retry_after=config.max_retry_after,
             on_request=count,
         )
-        targets.append(Target(poller.organization, org.name, client))
+        targets.append(Target(org.key, org.name, client))
     return WebhookReceiver(settings, state, metrics.registry, targets)

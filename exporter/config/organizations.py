@@ -43,6 +43,11 @@ class Organization:
     credentials: CredentialSource
     poll_interval_seconds: float | None = None
 
+    @property
+    def key(self) -> str:
+        """What the exporter's state, pages and logs call this organisation: its name, else "default"."""
+        return self.name or "default"
+
 
 def _text(entry: Mapping[str, Any], key: str, where: str) -> str | None:
     value = entry.get(key)
