@@ -80,7 +80,10 @@ def test_a_row_without_a_usable_incident_id_is_skipped(incident_id: Any) -> None
     assert acc.distinct_rows == 4
 
 
-@pytest.mark.parametrize("report_date", [None, "", "20-11-2026", "2026-13-01", "2026-11-20X10:00", 20261120])
+@pytest.mark.parametrize(
+    "report_date",
+    [None, "", "20-11-2026", "2026-13-01", "2026-11-20X10:00", 20261120, ["2026-11-20"], {"d": 1}],
+)
 def test_a_row_without_a_usable_report_date_is_skipped(report_date: Any) -> None:
     rows = [incident_row("bad1", report_date), incident_row("a"), incident_row("bad2", report_date)]
     acc = fold(unresolved_accumulator(), rows, [incident_row("bad3", report_date), incident_row("b")])
@@ -152,6 +155,13 @@ def test_repeated_rows_count_once_whether_or_not_they_carry_the_row_id() -> None
         assert acc.distinct_rows == 3
         assert acc.skipped == {}
         assert acc.newest["a"].report_date == LATEST
+
+
+def test_a_repeat_inside_a_page_does_not_stop_the_rows_after_it() -> None:
+    first = incident_row("a")
+    acc = fold(unresolved_accumulator(), [first, first, incident_row("b"), first, incident_row("c")])
+    assert set(acc.newest) == {"a", "b", "c"}
+    assert acc.distinct_rows == 3
 
 
 def test_the_row_id_decides_what_a_repeat_is() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -412,10 +413,10 @@ def test_resolved_are_counted_when_resolved_at_is_inside_the_window() -> None:
     snap = snapshot_of(
         [],
         [
-            resolved_row("edge", resolved=start.isoformat()),  # the window includes its start
-            resolved_row("inside", resolved=(start + timedelta(seconds=1)).isoformat()),
             resolved_row("outside", resolved=(start - timedelta(seconds=1)).isoformat()),
+            resolved_row("edge", resolved=start.isoformat()),  # the window includes its start
             resolved_row("ancient", created="2026-01-01T00:00:00Z", resolved="2026-01-02T00:00:00Z"),
+            resolved_row("inside", resolved=(start + timedelta(seconds=1)).isoformat()),
         ],
         resolved_window_seconds=window,
     )
@@ -559,9 +560,19 @@ def test_the_default_resolved_window_is_30_days() -> None:
 # --- small helpers --------------------------------------------------------------------------------
 
 
-def test_midnight_utc_is_the_start_of_the_day() -> None:
-    assert midnight_utc(date(2026, 11, 20)) == ts("2026-11-20T00:00:00+00:00")
-    assert midnight_utc(date(1970, 1, 2)) == DAY
+# POSIX zone strings: they need no tz database on the machine.
+@pytest.mark.parametrize("zone", ["UTC0", "EST+05", "IST-05:30"])
+def test_midnight_utc_is_the_start_of_the_day_whatever_the_local_zone(
+    zone: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        assert midnight_utc(date(2026, 11, 20)) == ts("2026-11-20T00:00:00+00:00")
+        assert midnight_utc(date(1970, 1, 2)) == DAY
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_report_window_ends_now() -> None:
