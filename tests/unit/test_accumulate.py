@@ -164,20 +164,18 @@ def test_a_repeat_inside_a_page_does_not_stop_the_rows_after_it() -> None:
     assert acc.distinct_rows == 3
 
 
-def test_the_row_id_decides_what_a_repeat_is() -> None:
-    # Same incident and date under two row ids: two distinct rows (the table has one per pair).
-    first = incident_row("a", incident_id_report_date_id="row-1")
-    second = incident_row("a", incident_id_report_date_id="row-2")
-    assert fold(unresolved_accumulator(), [first, second]).distinct_rows == 2
-    # One row id served with different content: the second copy is a repeat and changes nothing.
-    again = incident_row("a", "2026-11-21", status="fixing", incident_id_report_date_id="row-1")
-    acc = fold(unresolved_accumulator(), [first], [again])
-    assert acc.distinct_rows == 1
-    assert (acc.newest["a"].report_date, acc.newest["a"].status, acc.max_report_date) == (
-        LATEST,
-        "reported",
-        LATEST,
-    )
+def test_a_second_row_for_the_same_incident_and_report_date_changes_nothing() -> None:
+    # incident_id_report_date_id identifies the (incident, report date) pair, so whatever row id a
+    # second copy of the pair carries, the row read first stands.
+    first = incident_row("a", status="fixing", severity="minor", incident_id_report_date_id="row-1")
+    for again in (
+        incident_row("a", status="reported", severity="critical", incident_id_report_date_id="row-2"),
+        incident_row("a", status="reported", severity="critical"),
+        incident_row("a", status="reported", severity="critical", incident_id_report_date_id="row-1"),
+    ):
+        for pages in ([[first, again]], [[first], [again]]):
+            acc = fold(unresolved_accumulator(), *pages)
+            assert (acc.newest["a"].status, acc.newest["a"].severity) == ("fixing", "minor")
 
 
 @pytest.mark.parametrize("dataset", [None, "", 7, ["ds-a"]])
