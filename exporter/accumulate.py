@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 # Every reason a row can be skipped for, so the counter's series exist (at 0) from the start.
@@ -39,112 +40,185 @@ class IncidentRow(NamedTuple):
     lead_email: Any = None
 
 
+# The fields kept of an incident's newest row, in IncidentRow's order after the report date.
+_DETAILS = (
+    "dataset_id",
+    "severity",
+    "status",
+    "created_at",
+    "resolved_at",
+    "title",
+    "check_name",
+    "lead_email",
+)
+_BRIEF = _DETAILS[:5]
+_INCIDENT, _REPORT_DATE = itemgetter("incident_id"), itemgetter("report_date")
+_DATASET, _SEVERITY, _STATUS = itemgetter("dataset_id"), itemgetter("severity"), itemgetter("status")
+
+
 class RowAccumulator:
-    """Keeps each incident's newest row, the labels seen, and why rows were skipped."""
+    """Keeps each incident's newest row, the labels seen, and why rows were skipped.
+
+    What it holds grows with incidents, not rows: a row is remembered (so that one served twice
+    counts once) as one bit, for its report date, in a per-incident mask.
+    """
 
     def __init__(self, *, keep_details: bool) -> None:
-        self.newest: dict[str, IncidentRow] = {}
         self.datasets: set[str] = set()
         self.severities: set[Any] = set()
         self.statuses: set[Any] = set()
         self.skipped: Counter[str] = Counter()
         self.max_report_date = ""
-        self._keep_details = keep_details
-        self._row_keys: set[int] = set()
-        self._valid_dates: dict[str, bool] = {}
-        # One object per distinct repeated value (dates, datasets, labels, people): every page decodes
-        # its own copies, and keeping those would cost ~70 bytes per field per incident.
+        self._names = _DETAILS if keep_details else _BRIEF
+        self._fields = itemgetter(*self._names)
+        # incident id -> [mask of the report dates read, newest report date, its fields or IncidentRow]
+        self._entries: dict[str, list[Any]] = {}
+        self._newest: dict[str, IncidentRow] | None = {}
+        self._rows = 0  # distinct usable rows
+        self._skipped_keys: set[int] = set()  # skipped rows are few: their keys are kept as they are
+        # Report date text -> (its bit, the one string kept for it), or None when unusable. Only a
+        # handful of distinct dates exist, so each is validated once.
+        self._dates: dict[Any, tuple[int, str] | None] = {}
+        # One object per distinct repeated value (datasets, labels, people): every page decodes its own
+        # copies, and keeping those would cost ~70 bytes per field per incident.
         self._shared: dict[Any, Any] = {}
 
     @property
     def distinct_rows(self) -> int:
         """Distinct (incident, report date) rows seen, counting a repeated row once."""
-        return len(self._row_keys) + self.skipped["not_an_object"]
+        return self._rows + len(self._skipped_keys) + self.skipped["not_an_object"]
 
-    def _valid_date(self, text: str) -> bool:
-        # Only a handful of distinct report dates exist, so validation is cached per string.
-        known = self._valid_dates.get(text)
-        if known is None:
+    @property
+    def newest(self) -> dict[str, IncidentRow]:
+        """Each incident's newest row (built once after the pages that changed it)."""
+        if self._newest is None:
+            self._newest = self._build_newest()
+        return self._newest
+
+    def _build_newest(self) -> dict[str, IncidentRow]:
+        share = self._shared.setdefault
+        newest: dict[str, IncidentRow] = {}
+        for incident_id, entry in self._entries.items():
+            kept = entry[2]
+            if type(kept) is not IncidentRow:
+                dataset_id, severity, status, *rest = kept
+                # Severity and status are hashable here: they were added to sets.
+                values = [share(dataset_id, dataset_id), share(severity, severity), share(status, status)]
+                if len(rest) > 2:
+                    check_name, lead_email = rest[3], rest[4]
+                    rest[3] = share(check_name, check_name) if type(check_name) is str else check_name
+                    rest[4] = share(lead_email, lead_email) if type(lead_email) is str else lead_email
+                kept = entry[2] = IncidentRow(entry[1], *values, *rest)
+            newest[incident_id] = kept
+        return newest
+
+    def _date(self, text: Any) -> tuple[int, str] | None:
+        known = self._dates.get(text, False)
+        if known is not False:
+            return known  # type: ignore[return-value]
+        result: tuple[int, str] | None = None
+        if isinstance(text, str):
             try:
                 date.fromisoformat(text)
-                known = len(text) == 10
+                if len(text) == 10:
+                    result = (1 << sum(1 for v in self._dates.values() if v is not None), text)
             except ValueError:
-                known = False
-            self._valid_dates[text] = known
-        return known
+                pass
+        self._dates[text] = result
+        return result
 
     def add_rows(self, rows: list[Any]) -> None:
         """Fold one page of rows; rows without an incident, dataset or report date are skipped."""
-        # The hot loop of a poll: methods and attributes are bound to locals once per page.
-        newest, keys, valid_dates = self.newest, self._row_keys, self._valid_dates
-        details = self._keep_details
-        add_key, add_dataset, share = keys.add, self.datasets.add, self._shared.setdefault
-        add_severity, add_status = self.severities.add, self.statuses.add
-        latest = self.max_report_date
+        if not rows:
+            return
+        self._newest = None
         try:
+            ids, dates = list(map(_INCIDENT, rows)), list(map(_REPORT_DATE, rows))
+            usable = self._all_usable(rows, ids, dates)
+        except (KeyError, TypeError):  # a row lacks a field, is not an object, or holds an unhashable
+            usable = False
+        if usable:
+            self._fold(ids, dates, rows)
+        else:
             for row in rows:
-                if not isinstance(row, dict):
-                    self.skipped["not_an_object"] += 1
-                    continue
-                get = row.get
-                incident_id = get("incident_id")
-                report_date = get("report_date")
-                key_hash = hash(get("incident_id_report_date_id") or f"{incident_id}/{report_date}")
-                if key_hash in keys:
+                self._add_row(row)
+
+    def _all_usable(self, rows: list[Any], ids: list[Any], dates: list[Any]) -> bool:
+        """True when no row of the page is to be skipped; the page's labels are added when so."""
+        "".join(ids)  # TypeError unless every id is a string
+        datasets = set(map(_DATASET, rows))
+        "".join(datasets)
+        if "" in ids or "" in datasets:
+            return False
+        kept_dates = [self._date(text) for text in set(dates)]
+        if None in kept_dates:
+            return False
+        # Severity and status must be hashable to be labels: set() raises TypeError otherwise.
+        severities, statuses = set(map(_SEVERITY, rows)), set(map(_STATUS, rows))
+        self.datasets |= datasets
+        self.severities |= severities
+        self.statuses |= statuses
+        self.max_report_date = max(self.max_report_date, *(kept[1] for kept in kept_dates))  # type: ignore[index]
+        return True
+
+    def _fold(self, ids: list[str], dates: list[Any], rows: list[dict[str, Any]]) -> None:
+        """The hot loop of a poll, over rows known to be usable: count each row once, keep the newest."""
+        entries, date_info, fields, names = self._entries, self._dates, self._fields, self._names
+        get = entries.get
+        added = 0
+        for incident_id, report_date, row in zip(ids, dates, rows, strict=True):
+            bit, kept_date = date_info[report_date]  # type: ignore[misc]
+            entry = get(incident_id)
+            if entry is not None:
+                if entry[0] & bit:
                     continue  # the same row served twice (e.g. repeated across pages)
-                if not incident_id or not isinstance(incident_id, str):
-                    self._skip("missing_incident_id", key_hash)
+                entry[0] |= bit
+                added += 1
+                if kept_date <= entry[1]:
                     continue
-                if not isinstance(report_date, str) or not (
-                    valid_dates.get(report_date) or self._valid_date(report_date)
-                ):
-                    self._skip("bad_report_date", key_hash)
-                    continue
-                dataset_id = get("dataset_id")
-                if not dataset_id or not isinstance(dataset_id, str):
-                    self._skip("missing_dataset_id", key_hash)
-                    continue
-                add_key(key_hash)
-                severity = get("severity")
-                status = get("status")
-                add_dataset(dataset_id)
-                add_severity(severity)
-                add_status(status)
-                if report_date > latest:
-                    latest = report_date
-                previous = newest.get(incident_id)
-                if previous is not None and previous.report_date >= report_date:
-                    continue
-                # Severity and status are hashable here: they were just added to sets.
-                report_date, dataset_id = share(report_date, report_date), share(dataset_id, dataset_id)
-                severity, status = share(severity, severity), share(status, status)
-                if details:
-                    check_name, lead_email = get("check_name"), get("lead_email")
-                    if type(check_name) is str:
-                        check_name = share(check_name, check_name)
-                    if type(lead_email) is str:
-                        lead_email = share(lead_email, lead_email)
-                    newest[incident_id] = IncidentRow(
-                        report_date,
-                        dataset_id,
-                        severity,
-                        status,
-                        get("created_at"),
-                        get("resolved_at"),
-                        get("title"),
-                        check_name,
-                        lead_email,
-                    )
-                else:
-                    newest[incident_id] = IncidentRow(
-                        report_date, dataset_id, severity, status, get("created_at"), get("resolved_at")
-                    )
-        finally:
-            self.max_report_date = latest
+            try:
+                kept = fields(row)
+            except KeyError:  # a field the metrics can do without is absent
+                kept = tuple(map(row.get, names))
+            if entry is None:
+                entries[incident_id] = [bit, kept_date, kept]
+                added += 1
+            else:
+                entry[1], entry[2] = kept_date, kept
+        self._rows += added
+
+    def _add_row(self, row: Any) -> None:
+        """One row of a page holding unusable rows: each is checked, and skipped with its reason."""
+        if not isinstance(row, dict):
+            self.skipped["not_an_object"] += 1
+            return
+        get = row.get
+        incident_id, report_date = get("incident_id"), get("report_date")
+        key_hash = hash(get("incident_id_report_date_id") or f"{incident_id}/{report_date}")
+        if key_hash in self._skipped_keys:
+            return  # a skipped row repeated on another page counts once
+        if not incident_id or not isinstance(incident_id, str):
+            self._skip("missing_incident_id", key_hash)
+            return
+        try:
+            date_info = self._date(report_date)
+        except TypeError:  # unhashable
+            date_info = None
+        if date_info is None:
+            self._skip("bad_report_date", key_hash)
+            return
+        dataset_id = get("dataset_id")
+        if not dataset_id or not isinstance(dataset_id, str):
+            self._skip("missing_dataset_id", key_hash)
+            return
+        self.datasets.add(dataset_id)
+        self.severities.add(get("severity"))
+        self.statuses.add(get("status"))
+        self.max_report_date = max(self.max_report_date, date_info[1])
+        self._fold([incident_id], [report_date], [row])
 
     def _skip(self, reason: str, key_hash: int) -> None:
-        # Remember skipped rows too, so a skipped row repeated on another page is not counted twice.
-        self._row_keys.add(key_hash)
+        self._skipped_keys.add(key_hash)
         self.skipped[reason] += 1
 
 
