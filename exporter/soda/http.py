@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -144,12 +145,15 @@ class SodaHttp:
                 json=json_body,
                 headers=headers,
                 timeout=(min(self.connect_timeout, read_timeout), read_timeout),
+                stream=True,
             )
-            content = response.content
+            # One read of the whole body: Response.content reads ~1 MB pages in 10 KB chunks, which
+            # cost twice the CPU. Reading to the end hands the connection back to the pool.
+            content = response.raw.read(decode_content=True)
         except requests.Timeout:
             self._count(path, "timeout")
             raise SodaTimeoutError(f"{method} {path}: timed out after {read_timeout:.0f}s") from None
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             kind = "timeout" if "timeout" in repr(exc).lower() else "connection_error"
             self._count(path, kind)
             error_cls = SodaTimeoutError if kind == "timeout" else SodaConnectionError
