@@ -21,6 +21,7 @@ from exporter.app import Exporter
 from exporter.soda import http as soda_http
 
 STAGES = ("fetch_wait", "decode", "fold", "snapshot", "render", "publish")
+_PATCHING = threading.Lock()  # the wrappers are module-wide: one instrumented cycle at a time
 
 
 class StageClock:
@@ -86,7 +87,7 @@ def instrumented(clock: StageClock) -> Iterator[None]:
 def breakdown(app: Exporter) -> dict[str, Any]:
     """One instrumented cycle: seconds and share of each stage, and the cycle's wall time."""
     clock = StageClock()
-    with instrumented(clock):
+    with _PATCHING, instrumented(clock):
         wall = timed_cycle(app)
     seconds = clock.result()
     total = sum(seconds.values()) or 1.0
