@@ -6,10 +6,12 @@ Raw rows are never kept: each accumulator remembers, per incident, only the fiel
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
 from operator import itemgetter
 from typing import Any, NamedTuple
+
+from exporter.soda.timestamps import report_day
 
 # Every reason a row can be skipped for, so the counter's series exist (at 0) from the start.
 SKIP_REASONS = (
@@ -20,6 +22,23 @@ SKIP_REASONS = (
     "bad_created_at",
     "bad_resolved_at",
 )
+# Where a row without a usable dataset_id is counted (like severity and status, which become "unknown").
+UNKNOWN_DATASET = "unknown"
+# The reasons that leave a row out of every count: the fields that decide whether, and when, it is open.
+UNUSABLE_REASONS = ("not_an_object", "missing_incident_id", "bad_report_date")
+# A query with more unusable rows than this share is a failed cycle (bad_response), not a count: Soda
+# answering mostly rows we cannot read must never publish as an all-clear.
+MAX_UNUSABLE_SHARE = 0.5
+
+
+def unusable_rows(skipped: Mapping[str, int]) -> int:
+    """How many of the rows counted in ``skipped`` (by reason) were left out of every count."""
+    return sum(skipped.get(reason, 0) for reason in UNUSABLE_REASONS)
+
+
+def mostly_unusable(skipped: Mapping[str, int], distinct_rows: int) -> bool:
+    """True when more than MAX_UNUSABLE_SHARE of ``distinct_rows`` were left out of every count."""
+    return unusable_rows(skipped) > MAX_UNUSABLE_SHARE * distinct_rows
 
 
 class IncidentRow(NamedTuple):
@@ -89,6 +108,15 @@ class RowAccumulator:
         return self._rows + len(self._skipped_keys) + self.skipped["not_an_object"]
 
     @property
+    def unusable_rows(self) -> int:
+        """Rows left out of every count because a field deciding openness was unusable."""
+        return unusable_rows(self.skipped)
+
+    def mostly_unusable(self) -> bool:
+        """True when more than MAX_UNUSABLE_SHARE of the distinct rows read were unusable."""
+        return mostly_unusable(self.skipped, self.distinct_rows)
+
+    @property
     def newest(self) -> dict[str, IncidentRow]:
         """Each incident's newest row (built once after the pages that changed it)."""
         if self._newest is None:
@@ -116,19 +144,16 @@ class RowAccumulator:
         known = self._dates.get(text, False)
         if known is not False:
             return known  # type: ignore[return-value]
+        day = report_day(text)  # a date-time is read as its date part
         result: tuple[int, str] | None = None
-        if isinstance(text, str):
-            try:
-                date.fromisoformat(text)
-                if len(text) == 10:
-                    result = (1 << sum(1 for v in self._dates.values() if v is not None), text)
-            except ValueError:
-                pass
+        if day is not None:
+            bits = {kept[1]: kept[0] for kept in self._dates.values() if kept is not None}
+            result = (bits.get(day) or 1 << len(bits), day)
         self._dates[text] = result
         return result
 
     def add_rows(self, rows: list[Any]) -> None:
-        """Fold one page of rows; rows without an incident, dataset or report date are skipped."""
+        """Fold one page of rows; rows without an incident id or report date are skipped."""
         if not rows:
             return
         self._newest = None
@@ -161,7 +186,7 @@ class RowAccumulator:
         self.max_report_date = max(self.max_report_date, *(kept[1] for kept in kept_dates))  # type: ignore[index]
         return True
 
-    def _fold(self, ids: list[str], dates: list[Any], rows: list[dict[str, Any]]) -> None:
+    def _fold(self, ids: list[str], dates: list[Any], rows: list[dict[str, Any]]) -> int:
         """The hot loop of a poll, over rows known to be usable: count each row once, keep the newest."""
         entries, date_info, fields, names = self._entries, self._dates, self._fields, self._names
         get = entries.get
@@ -186,9 +211,10 @@ class RowAccumulator:
             else:
                 entry[1], entry[2] = kept_date, kept
         self._rows += added
+        return added
 
     def _add_row(self, row: Any) -> None:
-        """One row of a page holding unusable rows: each is checked, and skipped with its reason."""
+        """One row of a page holding unusable rows: checked, and skipped or counted with its reason."""
         if not isinstance(row, dict):
             self.skipped["not_an_object"] += 1
             return
@@ -207,15 +233,18 @@ class RowAccumulator:
         if date_info is None:
             self._skip("bad_report_date", key_hash)
             return
-        dataset_id = get("dataset_id")
-        if not dataset_id or not isinstance(dataset_id, str):
-            self._skip("missing_dataset_id", key_hash)
-            return
+        dataset_id: str = get("dataset_id")
+        usable_dataset = bool(dataset_id) and type(dataset_id) is str
+        if not usable_dataset:
+            # A label, not what decides openness: the row counts under the "unknown" dataset.
+            dataset_id = UNKNOWN_DATASET
+            row = {**row, "dataset_id": dataset_id}
         self.datasets.add(dataset_id)
         self.severities.add(get("severity"))
         self.statuses.add(get("status"))
         self.max_report_date = max(self.max_report_date, date_info[1])
-        self._fold([incident_id], [report_date], [row])
+        if self._fold([incident_id], [report_date], [row]) and not usable_dataset:
+            self.skipped["missing_dataset_id"] += 1
 
     def _skip(self, reason: str, key_hash: int) -> None:
         self._skipped_keys.add(key_hash)

@@ -14,8 +14,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
-from exporter.snapshot import OPEN_STATUSES, SEVERITIES, midnight_utc, normalise
-from exporter.soda.timestamps import parse_timestamp
+from exporter.accumulate import UNKNOWN_DATASET, mostly_unusable
+from exporter.snapshot import midnight_utc, normalise
+from exporter.snapshot import zero_filled as snapshot_zero_filled
+from exporter.soda.timestamps import parse_timestamp, report_day
 
 DAY_SECONDS = 86400.0
 # The Reporting API defaults a query to the last 31 days; longer ranges are queried in such chunks.
@@ -61,12 +63,8 @@ def _seconds(value: Any) -> float | None:
 
 
 @lru_cache(maxsize=4096)
-def _valid_day(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return len(text) == 10
+def _report_day(text: str) -> str | None:
+    return report_day(text)
 
 
 def end_of_day(day: date) -> float:
@@ -96,6 +94,10 @@ class DayAccumulator:
         """Distinct (incident, report date) rows seen, counting a repeated row once."""
         return len(self._row_keys) + self.skipped["not_an_object"]
 
+    def mostly_unusable(self) -> bool:
+        """True when more than half the rows could not be counted at all, as in the live exporter."""
+        return mostly_unusable(self.skipped, self.distinct_rows)
+
     def add_rows(self, rows: list[Any]) -> None:
         """Fold one page of rows into the tallies of their report dates."""
         for row in rows:
@@ -108,17 +110,19 @@ class DayAccumulator:
             if key_hash in self._row_keys:
                 continue
             self._row_keys.add(key_hash)
-            dataset_id = row.get("dataset_id")
+            day = _report_day(report_date) if isinstance(report_date, str) else None
             if not incident_id or not isinstance(incident_id, str):
                 self.skipped["missing_incident_id"] += 1
-            elif not isinstance(report_date, str) or not _valid_day(report_date):
+            elif day is None:
                 self.skipped["bad_report_date"] += 1
-            elif not dataset_id or not isinstance(dataset_id, str):
-                self.skipped["missing_dataset_id"] += 1
-            elif not self.first <= report_date <= self.last:
+            elif not self.first <= day <= self.last:
                 self.outside_range += 1
             else:
-                self._tally(row, report_date, dataset_id)
+                dataset_id = row.get("dataset_id")
+                if not dataset_id or not isinstance(dataset_id, str):
+                    self.skipped["missing_dataset_id"] += 1  # a label: counted under "unknown"
+                    dataset_id = UNKNOWN_DATASET
+                self._tally(row, day, dataset_id)
 
     def _tally(self, row: dict[str, Any], report_date: str, dataset_id: str) -> None:
         tally = self.days.get(report_date)
@@ -130,18 +134,17 @@ class DayAccumulator:
         # Label sets grow from every well-formed row, as in the live exporter, even if the row is skipped.
         tally.datasets.add(dataset_id)
         tally.severities.add(severity)
+        # created_at decides no count here (only ages, which backfill does not write): an unusable one
+        # is counted by reason, and the row still counts, as in the live exporter.
+        if _seconds(row.get("created_at")) is None:
+            self.skipped["bad_created_at"] += 1
         if not self.resolved:
             tally.statuses.add(status)
-            if _seconds(row.get("created_at")) is None:
-                self.skipped["bad_created_at"] += 1
-                return
             tally.open[(dataset_id, severity, status)] += 1
             return
         resolved_at = _seconds(row.get("resolved_at"))
         if resolved_at is None:
             self.skipped["bad_resolved_at"] += 1
-        elif _seconds(row.get("created_at")) is None:
-            self.skipped["bad_created_at"] += 1
         elif resolved_at >= self._window_start[report_date]:
             tally.resolved[(dataset_id, severity)] += 1
 
@@ -149,11 +152,11 @@ class DayAccumulator:
 def zero_filled(day: date, unresolved: DayTally | None, resolved: DayTally | None) -> DayCounts:
     """One date's counts, zero-filled over its datasets x severities (x open statuses) like a snapshot."""
     tallies = [t for t in (unresolved, resolved) if t is not None]
-    datasets = set().union(*(t.datasets for t in tallies))
-    severities = set(SEVERITIES).union(*(t.severities for t in tallies))
-    statuses = set(OPEN_STATUSES) | (unresolved.statuses if unresolved else set()) - {"resolved"}
-    open_counts = {(d, sev, st): 0 for d in datasets for sev in severities for st in statuses}
-    resolved_counts = {(d, sev): 0 for d in datasets for sev in severities}
+    open_counts, resolved_counts, _ = snapshot_zero_filled(
+        set().union(*(t.datasets for t in tallies)),
+        set().union(*(t.severities for t in tallies)),
+        unresolved.statuses if unresolved else (),
+    )
     if unresolved is not None:
         open_counts.update(unresolved.open)
     if resolved is not None:

@@ -29,7 +29,7 @@ from exporter.durations import parse_duration
 from exporter.organizations import REGIONS
 from exporter.settings import ConfigError
 from exporter.soda.credentials import CredentialsError, CredentialSource
-from exporter.soda.errors import SodaError
+from exporter.soda.errors import SodaBadResponseError, SodaError
 from exporter.soda.reporting import ReportingClient
 
 PROG = "soda-incidents-exporter backfill"
@@ -174,6 +174,12 @@ def collect(
 
             status = "resolved" if resolved else "unresolved"
             sink = client.fetch_incidents(status, from_dt, to_dt, new_sink)
+            if sink.mostly_unusable():
+                # As in the live exporter: history made mostly of unreadable rows is not written.
+                raise SodaBadResponseError(
+                    f"POST /impact/incidents status={status} {first}..{last}: more than half of "
+                    f"{sink.distinct_rows} rows unusable ({dict(sink.skipped)})"
+                )
             into.update(sink.days)  # chunks never share a date
             for reason, count in sink.skipped.items():
                 skipped[reason] = skipped.get(reason, 0) + count

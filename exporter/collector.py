@@ -134,7 +134,8 @@ class SnapshotCollector(Collector):
                 duration_f.add_metric([*c, severity], _buckets(hist), hist.sum)
             for inc in snap.incidents:
                 info_f.add_metric(c, _incident_labels(inc))
-                created_f.add_metric([*c, inc.incident_id], inc.created_at)
+                if inc.created_at is not None:
+                    created_f.add_metric([*c, inc.incident_id], inc.created_at)
             truncated_f.add_metric(c, snap.info_truncated)
             if snap.latest_report_date is not None:
                 report_f.add_metric(c, midnight_utc(snap.latest_report_date))
@@ -205,7 +206,8 @@ def _add_families(families: Families, items: Sequence[LabelledSnapshot]) -> None
             duration_f.add_histogram([*c, severity], _buckets(hist), hist.sum)
         for inc in snap.incidents:
             info_f.add_info(c, _incident_labels(inc))
-            created_f.add([*c, inc.incident_id], inc.created_at)
+            if inc.created_at is not None:
+                created_f.add([*c, inc.incident_id], inc.created_at)
         truncated_f.add(c, snap.info_truncated)
         if snap.latest_report_date is not None:
             report_f.add(c, midnight_utc(snap.latest_report_date))

@@ -8,22 +8,30 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import TypeVar
 
 import structlog
 
-from exporter.accumulate import resolved_accumulator, unresolved_accumulator
+from exporter.accumulate import (
+    MAX_UNUSABLE_SHARE,
+    RowAccumulator,
+    resolved_accumulator,
+    unresolved_accumulator,
+)
 from exporter.datasets import DatasetRefresher
 from exporter.metrics import ExporterMetrics, labelled
 from exporter.snapshot import PollData, SnapshotSettings, build_snapshot
 from exporter.soda.credentials import CredentialsError
-from exporter.soda.errors import SodaError, SodaTimeoutError
+from exporter.soda.errors import SodaBadResponseError, SodaError, SodaTimeoutError
 from exporter.soda.reporting import FetchStats, ReportingClient
 from exporter.state import ExporterState, PollOutcome
 
 log = structlog.get_logger("exporter.poller")
 ResultT = TypeVar("ResultT")
+# Every request, retry and retry sleep of a cycle is cut at --poll.timeout; the cycle thread is
+# abandoned only this much later, as a backstop for a body that trickles in past its read timeout.
+BACKSTOP_GRACE_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -119,23 +127,51 @@ class Poller:
         # (after a failed pull, _last_ok is False and the next cycle pulls again anyway).
         self._kept = None
         now = self._clock()
-        unresolved = self.client.fetch_incidents(
-            "unresolved",
-            now - timedelta(seconds=self.settings.lookback_seconds),
-            now,
-            unresolved_accumulator,
-            deadline=deadline,
-            stats=stats,
-        )
-        resolved = self.client.fetch_incidents(
-            "resolved",
-            now - timedelta(seconds=self.settings.snapshot.resolved_window_seconds),
-            now,
-            resolved_accumulator,
-            deadline=deadline,
-            stats=stats,
-        )
+        # The windows end at the newest data, not at now: during an ETL outage the latest report date is
+        # as old as the last refresh, and a window ending at now would find no open incident at all.
+        anchor = now if etl is None else min(now, etl)
+        lookback = self.settings.lookback_seconds
+        resolved_window = self.settings.snapshot.resolved_window_seconds
+        unresolved = self._query("unresolved", anchor, now, lookback, deadline, stats)
+        resolved = self._query("resolved", anchor, now, resolved_window, deadline, stats)
+        latest = max(unresolved.max_report_date, resolved.max_report_date)
+        if latest:
+            # The data ends before the ETL time says (no ETL time, or a wrong one): a window that misses
+            # the latest report date is read again, anchored at the end of that date.
+            day = date.fromisoformat(latest)
+            end = datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=timezone.utc)
+            if (anchor - timedelta(seconds=lookback)).date() > day:
+                unresolved = self._query("unresolved", end, now, lookback, deadline, stats)
+            if (anchor - timedelta(seconds=resolved_window)).date() > day:
+                resolved = self._query("resolved", end, now, resolved_window, deadline, stats)
+        for status, rows in (("unresolved", unresolved), ("resolved", resolved)):
+            if rows.mostly_unusable():
+                raise SodaBadResponseError(
+                    f"POST /impact/incidents status={status}: {rows.unusable_rows} of "
+                    f"{rows.distinct_rows} rows unusable ({dict(rows.skipped)}), "
+                    f"more than {MAX_UNUSABLE_SHARE:.0%}"
+                )
         return PollData(unresolved=unresolved, resolved=resolved, last_etl_refresh=etl), reason
+
+    def _query(
+        self,
+        status: str,
+        anchor: datetime,
+        now: datetime,
+        window_seconds: float,
+        deadline: float,
+        stats: FetchStats,
+    ) -> RowAccumulator:
+        """Every row of one status whose report date lies from ``window_seconds`` before ``anchor`` on."""
+        sink = unresolved_accumulator if status == "unresolved" else resolved_accumulator
+        return self.client.fetch_incidents(
+            status,
+            anchor - timedelta(seconds=window_seconds),
+            max(now, anchor),
+            sink,
+            deadline=deadline,
+            stats=stats,
+        )
 
     def run_cycle(self) -> bool:
         """Run one complete cycle; publish only if every request succeeded. Return success."""
@@ -146,7 +182,7 @@ class Poller:
         try:
             try:
                 data, pull_reason = _run_bounded(
-                    lambda: self._fetch(stats), self.settings.timeout_seconds + 5.0
+                    lambda: self._fetch(stats), self.settings.timeout_seconds + BACKSTOP_GRACE_SECONDS
                 )
             except SodaError as exc:
                 raise CycleFailed(exc.reason, str(exc)) from None
@@ -181,7 +217,15 @@ class Poller:
         labelled(self.metrics.poll_duration, labels).observe(duration)
         self.state.record_outcome(
             self.organization,
-            PollOutcome(True, time.time(), duration, "success", open_incidents=snapshot.open_total),
+            PollOutcome(
+                True,
+                time.time(),
+                duration,
+                "success",
+                open_incidents=snapshot.open_total,
+                latest_report_date=snapshot.latest_report_date,
+                last_etl_refresh=snapshot.last_etl_refresh,
+            ),
         )
         self._log.info(
             "poll",
@@ -205,8 +249,17 @@ class Poller:
         labelled(self.metrics.up, labels).set(0)
         self.metrics.poll_failures.labels(*labels, reason).inc()
         labelled(self.metrics.poll_duration, labels).observe(duration)
+        served = self.state.snapshot(self.organization)
         self.state.record_outcome(
-            self.organization, PollOutcome(False, time.time(), duration, f"{reason}: {message}")
+            self.organization,
+            PollOutcome(
+                False,
+                time.time(),
+                duration,
+                f"{reason}: {message}",
+                latest_report_date=served.latest_report_date if served else None,
+                last_etl_refresh=served.last_etl_refresh if served else None,
+            ),
         )
         if not logged:
             self._log.error(

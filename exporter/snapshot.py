@@ -16,6 +16,7 @@ from exporter.soda.timestamps import parse_timestamp
 SEVERITIES = ("minor", "major", "critical")
 OPEN_STATUSES = ("reported", "investigating", "fixing")
 UNKNOWN = "unknown"
+_UNKNOWN_CREATED = float("inf")
 DEFAULT_AGE_BUCKETS: tuple[float, ...] = tuple(
     float(s) for s in (3600, 21600, 43200, 86400, 172800, 259200, 604800, 1209600, 2592000,
                        7776000, 15552000, 31536000)
@@ -54,7 +55,7 @@ class OpenIncident:
     severity: str
     status: str
     lead_email: str
-    created_at: float
+    created_at: float | None  # None when Soda's created_at was unusable: no created timestamp series
 
 
 @dataclass(frozen=True)
@@ -133,31 +134,42 @@ def _rank(item: tuple[float, str, IncidentRow]) -> tuple[float, str]:
     return item[0], item[1]
 
 
+def zero_filled(
+    datasets: Iterable[str], severities: Iterable[str], statuses: Iterable[str]
+) -> tuple[dict[tuple[str, str, str], int], dict[tuple[str, str], int], set[str]]:
+    """Open and resolved series at 0 for every dataset x severity (x open status); and the severities.
+
+    The known severities and open statuses are always there, plus any other (normalised) value seen.
+    """
+    datasets = set(datasets)
+    severity_set = set(SEVERITIES) | set(severities)
+    status_set = set(OPEN_STATUSES) | (set(statuses) - {"resolved"})
+    open_counts = {(d, sev, st): 0 for d in datasets for sev in severity_set for st in status_set}
+    resolved_counts = {(d, sev): 0 for d in datasets for sev in severity_set}
+    return open_counts, resolved_counts, severity_set
+
+
 def build_snapshot(data: PollData, now: datetime, settings: SnapshotSettings) -> Snapshot:
     """Compute the open/resolved view of the organisation as of ``now`` from one cycle's rows."""
     skipped: Counter[str] = Counter(data.unresolved.skipped) + Counter(data.resolved.skipped)
     # The current state is the newest report date present in the data. Taking it over both queries
     # means that when every incident was resolved on that date, nothing older is counted as open.
     latest = max(data.unresolved.max_report_date, data.resolved.max_report_date)
-    open_rows: dict[str, tuple[IncidentRow, datetime]] = {}
+    open_rows: dict[str, tuple[IncidentRow, datetime | None]] = {}
     for incident_id, row in data.unresolved.newest.items():
         if row.report_date != latest:
             continue  # resolved or gone since its newest unresolved row
         created = _parsed(row.created_at)
         if created is None:
+            # Still open: created_at only decides its age, so it is left out of the age metrics alone.
             skipped["bad_created_at"] += 1
-            continue
         open_rows[incident_id] = (row, created)
 
-    severities = set(SEVERITIES) | {
-        normalise(s) for s in data.unresolved.severities | data.resolved.severities
-    }
-    statuses = set(OPEN_STATUSES) | {normalise(s) for s in data.unresolved.statuses} - {"resolved"}
-    datasets = data.unresolved.datasets | data.resolved.datasets
-
-    open_counts: dict[tuple[str, str, str], int] = {
-        (d, sev, st): 0 for d in datasets for sev in severities for st in statuses
-    }
+    open_counts, resolved_counts, severities = zero_filled(
+        data.unresolved.datasets | data.resolved.datasets,
+        {normalise(s) for s in data.unresolved.severities | data.resolved.severities},
+        {normalise(s) for s in data.unresolved.statuses},
+    )
     ages: dict[str, list[float]] = {sev: [] for sev in severities}
     now_ts = now.timestamp()
     labels = _Normalised()
@@ -168,9 +180,12 @@ def build_snapshot(data: PollData, now: datetime, settings: SnapshotSettings) ->
         severity, status = labels[row.severity], labels[row.status]
         key = (row.dataset_id, severity, status)
         open_counts[key] = open_counts.get(key, 0) + 1
-        created_ts = created.timestamp()
-        ages[severity].append(max(0.0, now_ts - created_ts))
-        ranked.append((-created_ts, incident_id, row))
+        if created is None:
+            ranked.append((_UNKNOWN_CREATED, incident_id, row))  # ranked after every dated incident
+        else:
+            created_ts = created.timestamp()
+            ages[severity].append(max(0.0, now_ts - created_ts))
+            ranked.append((-created_ts, incident_id, row))
         open_states[incident_id] = (severity, status)
     limit = max(0, settings.info_limit)
     incidents = [
@@ -182,30 +197,29 @@ def build_snapshot(data: PollData, now: datetime, settings: SnapshotSettings) ->
             severity=open_states[incident_id][0],
             status=open_states[incident_id][1],
             lead_email=_text(row.lead_email),
-            created_at=-negative_created,
+            created_at=None if negative_created == _UNKNOWN_CREATED else -negative_created,
         )
         for negative_created, incident_id, row in heapq.nsmallest(limit, ranked, key=_rank)
     ]
 
     window_start = now_ts - settings.resolved_window_seconds
-    resolved_counts: dict[tuple[str, str], int] = {(d, sev): 0 for d in datasets for sev in severities}
     durations: dict[str, list[float]] = {sev: [] for sev in severities}
     for incident_id, row in data.resolved.newest.items():
         if incident_id in open_rows:
             continue  # reopened: its newest state is open
         resolved_at, created = _parsed(row.resolved_at), _parsed(row.created_at)
         if resolved_at is None:
-            skipped["bad_resolved_at"] += 1
+            skipped["bad_resolved_at"] += 1  # resolved_at decides whether it is inside the window
             continue
         if created is None:
-            skipped["bad_created_at"] += 1
-            continue
+            skipped["bad_created_at"] += 1  # counted as resolved, left out of the duration histogram
         if resolved_at.timestamp() < window_start:
             continue
         severity = labels[row.severity]
         key2 = (row.dataset_id, severity)
         resolved_counts[key2] = resolved_counts.get(key2, 0) + 1
-        durations[severity].append(max(0.0, (resolved_at - created).total_seconds()))
+        if created is not None:
+            durations[severity].append(max(0.0, (resolved_at - created).total_seconds()))
 
     return Snapshot(
         generated_at=now_ts,

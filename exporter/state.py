@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from exporter.accumulate import DatasetInfo
 from exporter.collector import LabelledSnapshot, render_snapshots
@@ -20,6 +21,10 @@ class PollOutcome:
     duration_seconds: float
     message: str
     open_incidents: int | None = None
+    # The newest report date and ETL refresh of the data served (after a failure: of the snapshot kept),
+    # so the landing page can show how stale Soda's data is.
+    latest_report_date: date | None = None
+    last_etl_refresh: datetime | None = None
 
 
 class ExporterState:

@@ -25,6 +25,7 @@ from exporter.backfill import (
 from exporter.backfill_cli import main as backfill_main
 from exporter.cli import main as cli_main
 from exporter.simulator import Organisation, SimulatorServer
+from exporter.simulator.faults import FaultPlan
 from exporter.snapshot import midnight_utc
 from tests.conftest import KEY_ID, KEY_SECRET, sim_env
 
@@ -143,7 +144,10 @@ def test_repeated_rows_outside_dates_and_unusable_rows() -> None:
             [row("i4", D1, dataset_id=None), row("i5", D1, created_at="yesterday")],
         ],
     )
-    assert sink.days[D1.isoformat()].open[("ds-a", "major", "reported")] == 2
+    # As in the live exporter: an unusable created_at still counts, a missing dataset_id counts under
+    # "unknown"; only rows without an incident id or a usable report date are left out.
+    assert sink.days[D1.isoformat()].open[("ds-a", "major", "reported")] == 3
+    assert sink.days[D1.isoformat()].open[("unknown", "major", "reported")] == 1
     assert sink.outside_range == 1
     assert sink.skipped == Counter(
         not_an_object=1, missing_incident_id=1, bad_report_date=1, missing_dataset_id=1, bad_created_at=1
@@ -152,6 +156,15 @@ def test_repeated_rows_outside_dates_and_unusable_rows() -> None:
     assert sink.distinct_rows == 8
     resolved = fold(True, [[row("r1", D1, status="resolved", resolved_at="soon")]])
     assert resolved.skipped == Counter(bad_resolved_at=1)
+    assert not sink.mostly_unusable()  # 3 of 8 rows left out
+
+
+def test_a_date_time_report_date_counts_and_mostly_unusable_rows_are_detected() -> None:
+    sink = fold(False, [[row("i1", D1, report_date=f"{D1.isoformat()}T00:00:00"), row("i2", D1)]])
+    assert sink.days[D1.isoformat()].open[("ds-a", "major", "reported")] == 2
+    assert not sink.mostly_unusable()
+    sink = fold(False, [[row("i1", D1), row("i2", D1, report_date="?"), row("i3", D1, incident_id=None)]])
+    assert sink.mostly_unusable()  # 2 of 3 rows left out
 
 
 def test_rendering_orders_each_series_by_time_and_ends_with_eof() -> None:
@@ -346,3 +359,15 @@ def test_stdout_output_and_extra_labels(
             got[(dict(labels)["dataset_id"], dict(labels)["severity"])] += int(value)
     assert +got == want_resolved
     assert "wrote" in captured.err and KEY_SECRET not in captured.err and KEY_ID not in captured.err
+
+
+def test_mostly_unusable_rows_write_nothing_and_exit_1(
+    simulator: SimulatorServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rule = {"kind": "null_fields", "path": "/v1/impact/incidents", "fields": ["report_date"]}
+    simulator.set_faults(FaultPlan.from_dict({"rules": [rule]}))
+    out = tmp_path / "out.om"
+    today = simulator.organisation.now.date().isoformat()
+    assert run_cli(["--from", today, "--to", today, "-o", str(out)], sim_env(simulator)) == 1
+    assert "rows unusable" in capsys.readouterr().err
+    assert not out.exists()

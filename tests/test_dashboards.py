@@ -111,7 +111,9 @@ def test_template_variables(path: Path) -> None:
 @pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
 def test_panels_use_datasource_variable_and_units(path: Path) -> None:
     """Every panel and every query uses the datasource variable; every panel sets a unit."""
-    for panel in panels(load(path)):
+    shown = list(panels(load(path)))
+    assert shown, f"{path.name} has no panel"
+    for panel in shown:
         if panel["type"] == "row":
             continue
         assert panel["datasource"] == {"type": "prometheus", "uid": DATASOURCE_UID}, panel["title"]
@@ -144,7 +146,9 @@ def test_panel_ids_unique_and_layout_fits(path: Path) -> None:
 @pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
 def test_queries_filter_on_job_instance_and_organization(path: Path) -> None:
     """Every query is scoped by job and instance, and by organisation unless it reads process series."""
-    for title, expr in queries(load(path)):
+    found = list(queries(load(path)))
+    assert found, f"{path.name} has no query"
+    for title, expr in found:
         assert 'job=~"$job"' in expr and 'instance=~"$instance"' in expr, title
         if not PROCESS_METRICS.search(expr):
             assert ORGANIZATION_MATCHER in expr, title
@@ -189,7 +193,9 @@ def test_overview_shows_dataset_names_with_id_fallback() -> None:
 def test_overview_filters_on_dataset_and_severity() -> None:
     """Queries of series that carry dataset_id or severity honour the matching variable."""
     model = load(GRAFANA_DIR / "dashboards" / "soda-incidents-overview.json")
-    for title, expr in queries(model):
+    found = list(queries(model))
+    assert any("soda_incidents_open" in expr for _, expr in found), "no query of soda_incidents_open"
+    for title, expr in found:
         if "soda_incidents_open" in expr or "soda_incidents_resolved" in expr:
             assert 'dataset_id=~"$dataset"' in expr, title
         if "soda_reporting_" not in expr and "_truncated" not in expr and "soda:" not in expr:

@@ -259,7 +259,9 @@ def variable_values(stack: Stack, variable: dict[str, Any], values: dict[str, st
 @pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
 def test_dashboard_variables_have_values(warm: Stack, path: Path) -> None:
     """Every query variable lists values; organisation lists both, and none for the single exporter."""
-    for variable in load(path)["templating"]["list"]:
+    variables = load(path)["templating"]["list"]
+    assert any(v["name"] == "organization" for v in variables), f"{path.name} has no organization variable"
+    for variable in variables:
         if variable["type"] != "query":
             continue
         assert variable_values(warm, variable, {}), f"variable {variable['name']} lists nothing"
@@ -317,6 +319,7 @@ def test_rules_are_loaded_and_healthy(warm: Stack) -> None:
 
 def test_rule_expressions_parse_and_return_data(warm: Stack) -> None:
     """Each rule expression runs; recording rules and the demo-relevant alerts return data."""
+    assert warm.rule_docs, "no rules file loaded"
     for doc in warm.rule_docs:
         for group in doc["groups"]:
             for rule in group["rules"]:

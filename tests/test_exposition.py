@@ -80,3 +80,9 @@ def test_a_generated_organisation_renders_identically(seed: int) -> None:
     snap = build_snapshot(PollData(u, r, NOW), NOW, SnapshotSettings(info_limit=50))
     assert snap.open_total > 50 and snap.resolved_total > 0
     assert_identical([LabelledSnapshot((("organization", "org"),), snap)])
+
+
+def test_an_incident_without_a_usable_created_at_renders_identically() -> None:
+    snap = snapshot_of([row("a", "2026-11-20", created="yesterday"), row("b", "2026-11-20")])
+    assert {inc.incident_id: inc.created_at for inc in snap.incidents}["a"] is None
+    assert_identical([LabelledSnapshot((), snap)])

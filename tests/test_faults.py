@@ -8,11 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from exporter.app import Exporter
 from exporter.simulator import SimulatorServer
 from exporter.simulator.faults import FaultPlan
-from tests.conftest import NOW, incident, make_org, scrape, series
+from tests.conftest import incident, make_org, scrape, series
 
 StartSim = Callable[..., SimulatorServer]
 INCIDENTS = "/v1/impact/incidents"
@@ -196,14 +197,28 @@ def test_pagination_is_bounded_when_total_keeps_growing(sim: SimulatorServer, ex
     assert failures(exporter, "pagination_drift") == 1
 
 
+def skip_warnings(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The "rows skipped" log lines captured."""
+    return [entry for entry in logs if entry["event"] == "rows skipped"]
+
+
 def test_unusable_rows_are_skipped_counted_and_warned_once(sim: SimulatorServer, exporter: Exporter) -> None:
     inject(sim, kind="null_fields", fields=["report_date", "incident_id"], rows=1, status="unresolved")
-    assert exporter.poller.run_cycle()
+    with capture_logs() as logs:
+        assert exporter.poller.run_cycle()
     skipped = exporter.metrics.rows_skipped.labels("missing_incident_id")._value.get()
     assert skipped == 10  # one row on each of the ten pages
+    warnings = skip_warnings(logs)
+    assert len(warnings) == 1  # one warning for the cycle, not one per row
+    assert warnings[0]["log_level"] == "warning"
+    assert warnings[0]["skipped"] == {"missing_incident_id": 10}
+    # Page 10 holds rows of the latest report date: its first row's incident has no usable created_at.
     inject(sim, kind="null_fields", fields=["created_at"], rows=1, status="unresolved", page=10)
-    assert exporter.poller.run_cycle()
-    assert exporter.metrics.rows_skipped.labels("bad_created_at")._value.get() >= 0
+    with capture_logs() as logs:
+        assert exporter.poller.run_cycle()
+    assert exporter.metrics.rows_skipped.labels("bad_created_at")._value.get() == 1
+    assert [w["skipped"] for w in skip_warnings(logs)] == [{"bad_created_at": 1}]
+    assert sum(open_counts(exporter).values()) == 24  # and the incident still counts as open
 
 
 def test_unknown_values_are_kept_lower_cased(sim: SimulatorServer, exporter: Exporter) -> None:
@@ -238,4 +253,3 @@ def test_metrics_show_the_failure_without_losing_the_last_good_data(
     assert series(text, "soda_exporter_poll_failures_total")[(("reason", "server_error"),)] == 1
     codes = series(text, "soda_exporter_api_requests_total")
     assert codes[(("code", "500"), ("endpoint", "/impact/incidents"))] == 3  # first try + 2 retries
-    assert NOW  # the organisation's clock is the tests' clock

@@ -265,7 +265,9 @@ def test_network_policy_allows_scrapes_dns_and_https() -> None:
 
 
 def test_templates_render_without_leftover_markers() -> None:
-    for text in render_raw(load_values("all-enabled")).values():
+    rendered = render_raw(load_values("all-enabled"))
+    assert rendered, "nothing rendered"
+    for text in rendered.values():
         assert "<no value>" not in text
         assert "HELMTHRESHOLD" not in text
 

@@ -120,3 +120,11 @@ def test_a_page_with_an_unusable_row_folds_its_other_rows_alike() -> None:
     assert mixed.max_report_date == clean.max_report_date == "2026-10-03"
     assert clean.distinct_rows == 60 and mixed.distinct_rows == 62
     assert mixed.skipped == {"missing_incident_id": 1, "not_an_object": 1}
+
+
+def test_a_date_time_report_date_is_the_same_row_as_its_date() -> None:
+    acc = unresolved_accumulator()
+    acc.add_rows([row("a", "2026-11-20"), row("b", "2026-11-19")])
+    acc.add_rows([row("a", "2026-11-20T00:00:00"), row("b", "2026-11-20T00:00:00Z")])
+    assert acc.distinct_rows == 3
+    assert acc.newest["b"].report_date == "2026-11-20" == acc.max_report_date

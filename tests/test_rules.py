@@ -63,7 +63,9 @@ def test_rule_files_exist() -> None:
 def test_committed_rules_match_generator() -> None:
     """The committed YAML is exactly what the generator writes with its default thresholds."""
     gen = load_rules_generator()
-    for path, text in gen.rendered_files().items():
+    rendered = gen.rendered_files()
+    assert rendered, "the generator wrote no file"
+    for path, text in rendered.items():
         assert path.read_text(encoding="utf-8") == text, (
             f"{path.name} is stale: run deploy/prometheus/generate.py"
         )
@@ -101,7 +103,9 @@ def test_unknown_threshold_is_rejected() -> None:
 def test_runbook_base_is_defined_once() -> None:
     """Every runbook URL is built from the generator's single base URL."""
     gen = load_rules_generator()
-    for rule in all_alerts():
+    alerts = all_alerts()
+    assert alerts, "no alert found"
+    for rule in alerts:
         assert rule["annotations"]["runbook_url"] == f"{gen.RUNBOOK_URL_BASE}#{rule['alert'].lower()}"
 
 
@@ -125,7 +129,9 @@ def test_promtool_test_rules(path: Path) -> None:
 
 def test_every_alert_is_labelled_and_annotated() -> None:
     """Each alert has a severity label and summary, description and runbook_url annotations."""
-    for rule in all_alerts():
+    alerts = all_alerts()
+    assert alerts, "no alert found"
+    for rule in alerts:
         assert rule["labels"].get("severity") in {"info", "warning", "critical"}, rule["alert"]
         for key in REQUIRED_ANNOTATIONS:
             assert rule["annotations"].get(key), f"{rule['alert']} lacks {key}"
@@ -134,7 +140,9 @@ def test_every_alert_is_labelled_and_annotated() -> None:
 def test_runbook_anchors_exist() -> None:
     """Every runbook_url anchor is a README section named after the alert."""
     anchors = github_anchors(RUNBOOKS.read_text(encoding="utf-8"))
-    for rule in all_alerts():
+    alerts = all_alerts()
+    assert alerts, "no alert found"
+    for rule in alerts:
         anchor = rule["annotations"]["runbook_url"].rsplit("#", 1)[1]
         assert anchor == rule["alert"].lower()
         assert anchor in anchors, f"README.md has no runbook section for {rule['alert']}"
@@ -156,7 +164,9 @@ def test_every_alert_is_tested_on_both_sides_of_for(path: Path) -> None:
     """Each alert has a silent check one evaluation before a firing check (node-mixin style)."""
     test_file = ROOT / "tests" / "rules" / path.name.replace(".rules.yml", ".test.yml")
     found, interval = alert_tests_by_name(test_file)
-    for rule in alerts_of(yaml.safe_load(path.read_text(encoding="utf-8"))):
+    alerts = alerts_of(yaml.safe_load(path.read_text(encoding="utf-8")))
+    assert alerts or not found, f"{path.name} has no alert, yet {test_file.name} tests some"
+    for rule in alerts:
         checks = found.get(rule["alert"], [])
         firing = {t for t, fires in checks if fires}
         silent = {t for t, fires in checks if not fires}

@@ -194,7 +194,8 @@ def test_unusable_rows_are_skipped_and_counted() -> None:
             "not an object",
         ]
     )
-    assert snap.open_total == 1
+    # Only the rows without an incident id or usable report date, and the non-objects, leave the counts.
+    assert snap.open_total == 3
     assert snap.skipped == {
         "missing_incident_id": 1,
         "bad_report_date": 1,
@@ -214,3 +215,38 @@ def test_duplicate_rows_count_once() -> None:
 def test_build_histogram_puts_boundary_values_in_their_bucket() -> None:
     hist = build_histogram([3600.0, 3600.5], [3600.0, 7200.0])
     assert hist.buckets == ((3600.0, 1), (7200.0, 2), (float("inf"), 2))
+
+
+def test_an_unusable_created_at_keeps_the_incident_open_but_out_of_the_age_metrics() -> None:
+    snap = snapshot_of(
+        [
+            row("dated", "2026-11-20", severity="critical"),
+            row("undated", "2026-11-19", created="not-a-timestamp", severity="critical"),
+            row("undated", "2026-11-20", created="not-a-timestamp", severity="critical"),
+        ]
+    )
+    assert snap.open_total == 2
+    assert open_count(snap, "ds-a", "critical", "reported") == 2
+    assert snap.open_age["critical"].count == 1  # the histogram counts only the dated incident
+    assert snap.skipped == {"bad_created_at": 1}  # counted once per incident, not once per row
+    shown = {inc.incident_id: inc.created_at for inc in snap.incidents}
+    assert shown == {"dated": datetime(2026, 11, 10, 8, tzinfo=timezone.utc).timestamp(), "undated": None}
+    assert [inc.incident_id for inc in snap.incidents] == ["dated", "undated"]  # undated ranks last
+
+
+def test_an_unusable_created_at_keeps_a_resolved_incident_counted_without_a_duration() -> None:
+    resolved = [row("r", "2026-11-20", status="resolved", created="garbage", resolved="2026-11-19T08:00:00Z")]
+    snap = snapshot_of([row("a", "2026-11-20")], resolved)
+    assert snap.resolved_total == 1
+    assert snap.resolution_duration["major"].count == 0
+    assert snap.skipped == {"bad_created_at": 1}
+
+
+@pytest.mark.parametrize("dataset", [None, "", 42])
+def test_a_row_without_a_dataset_id_counts_under_the_unknown_dataset(dataset: Any) -> None:
+    snap = snapshot_of([row("a", "2026-11-20"), row("b", "2026-11-20", dataset=dataset)])
+    assert snap.open_total == 2
+    assert open_count(snap, "unknown", "major", "reported") == 1
+    assert open_count(snap, "unknown", "critical", "fixing") == 0  # zero-filled like any dataset
+    assert snap.skipped == {"missing_dataset_id": 1}
+    assert {inc.dataset_id for inc in snap.incidents} == {"ds-a", "unknown"}

@@ -7,10 +7,11 @@ import os
 import signal
 import sys
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
+from exporter.durations import parse_duration
 from exporter.simulator.faults import FaultPlan
 from exporter.simulator.generator import generate_organisation
 from exporter.simulator.server import SimulatorServer
@@ -26,6 +27,13 @@ def parse_listen_address(value: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
     host = host.strip("[]") or "0.0.0.0"
     return host, int(port)
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        return timedelta(seconds=parse_duration(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} {exc}") from None
 
 
 def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,12 +65,30 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
         help="simulated current time (default: the wall clock at start-up)",
     )
     parser.add_argument(
+        "--simulator.etl-outage",
+        dest="simulator_etl_outage",
+        type=_duration,
+        default=timedelta(0),
+        metavar="DURATION",
+        help="pretend Soda's nightly ETL stopped this long ago (e.g. 5d): report dates and "
+        "/last_etl_refresh stay where it stopped (default 0: fresh data)",
+    )
+    parser.add_argument(
         "--simulator.faults",
         dest="simulator_faults",
         type=Path,
         default=None,
         metavar="FILE",
         help="fault injection scenario (JSON or YAML)",
+    )
+    parser.add_argument(
+        "--simulator.max-page-size",
+        dest="simulator_max_page_size",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="serve at most N rows per Reporting API page, saying so in the response's size field "
+        "(default 1000, the spec's cap)",
     )
     parser.add_argument(
         "--simulator.page-delay",
@@ -83,6 +109,7 @@ def build_server(args: argparse.Namespace) -> SimulatorServer:
         days=args.simulator_days,
         now=args.simulator_now,
     )
+    organisation.set_etl_outage(args.simulator_etl_outage)
     host, port = args.web_listen_address
     return SimulatorServer(
         organisation,
@@ -92,6 +119,7 @@ def build_server(args: argparse.Namespace) -> SimulatorServer:
         api_key_secret=os.environ.get("SODA_API_KEY_SECRET") or DEFAULT_KEY_SECRET,
         faults=FaultPlan.from_file(args.simulator_faults) if args.simulator_faults else None,
         page_delay_seconds=args.simulator_page_delay,
+        max_page_size=args.simulator_max_page_size,
     )
 
 

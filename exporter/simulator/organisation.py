@@ -50,6 +50,7 @@ class Organisation:
         now: datetime,
         etl_refresh_at: datetime | None = None,
         organisation_name: str = "Demo Org",
+        etl_outage: timedelta = timedelta(0),
     ) -> None:
         self.organization_id = organization_id
         self.organisation_name = organisation_name
@@ -57,6 +58,8 @@ class Organisation:
         self.incidents = incidents
         self.now = as_utc(now)
         self._etl_refresh_at = None if etl_refresh_at is None else as_utc(etl_refresh_at)
+        # How long Soda's nightly ETL has been down: the reporting data stops at now - etl_outage.
+        self.etl_outage = etl_outage
         self._lock = threading.RLock()
         self._version = 0
         self._cache: OrderedDict[tuple[Any, ...], list[RowKey]] = OrderedDict()
@@ -64,13 +67,26 @@ class Organisation:
             incident.changes.sort(key=lambda change: change.at)
 
     @property
+    def data_as_of(self) -> datetime:
+        """The instant the reporting data shows: ``now``, or the last ETL run before an outage."""
+        return self.now - self.etl_outage if self.etl_outage else self.now
+
+    @property
     def etl_refresh_at(self) -> datetime:
         """When the reporting data was last refreshed; defaults to ``now`` (the data is as fresh as now)."""
-        return self.now if self._etl_refresh_at is None else self._etl_refresh_at
+        refreshed = self.now if self._etl_refresh_at is None else self._etl_refresh_at
+        # During an outage no ETL run happens, so nothing after the last run can have refreshed the data.
+        return min(refreshed, self.data_as_of) if self.etl_outage else refreshed
+
+    def set_etl_outage(self, outage: timedelta) -> None:
+        """Stop the simulated ETL ``outage`` ago: report dates and the ETL time stay where it stopped."""
+        with self._lock:
+            self.etl_outage = outage
+            self._version += 1
 
     def latest_report_date(self) -> date:
         """The most recent report date present in the data."""
-        return self.now.date()
+        return self.data_as_of.date()
 
     def set_now(self, now: datetime) -> None:
         """Move the simulated clock."""
@@ -92,13 +108,13 @@ class Organisation:
 
     def is_gone(self, incident: Incident) -> bool:
         """True once the incident is deleted: from then on it has no rows on any report date."""
-        return incident.deleted_at is not None and incident.deleted_at <= self.now
+        return incident.deleted_at is not None and incident.deleted_at <= self.data_as_of
 
     def state_on(self, incident: Incident, report_date: date) -> IncidentState | None:
         """The incident's row content on ``report_date`` (state at the end of that day, capped at now)."""
         if report_date > self.latest_report_date() or self.is_gone(incident):
             return None
-        return incident.state_at(min(end_of_day(report_date), self.now))
+        return incident.state_at(min(end_of_day(report_date), self.data_as_of))
 
     def incident_rows(
         self, status: str, from_dt: datetime, to_dt: datetime, dataset_ids: list[str] | None = None
@@ -215,7 +231,7 @@ class Organisation:
             changes += len(incident.changes)
             if incident.deleted_at is not None:
                 deleted += 1
-        return (self._version, self.now, len(self.incidents), changes, deleted)
+        return (self._version, self.now, self.etl_outage, len(self.incidents), changes, deleted)
 
     def _current_states(self) -> list[IncidentState]:
         with self._lock:
@@ -257,7 +273,8 @@ class Organisation:
         # No incident exists before the earliest creation day: skip those dates.
         first = max(first, min(inc.created_at for inc in live).date())
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-        cutoffs = [min(end_of_day(day), self.now) for day in days]
+        as_of = self.data_as_of
+        cutoffs = [min(end_of_day(day), as_of) for day in days]
         buckets: list[list[RowKey]] = [[] for _ in days]
         for incident in sorted(live, key=lambda inc: inc.number):
             for index, state in enumerate(incident.states_at(cutoffs)):

@@ -31,9 +31,12 @@ def no_content(resource: str) -> Reply:
 class ReportingApi:
     """Handles every request whose path starts with ``/v1``."""
 
-    def __init__(self, organisation: Organisation, keys: KeyStore) -> None:
+    def __init__(self, organisation: Organisation, keys: KeyStore, *, max_page_size: int = 1000) -> None:
         self.organisation = organisation
         self.keys = keys
+        # The spec caps size at 1000 (larger is a 422); a server may serve fewer rows per page than asked
+        # and say so in the response's size field, which is what a lower cap simulates.
+        self.max_page_size = max_page_size
         self._routes: dict[str, tuple[str, Callable[[Request], Reply], bool]] = {
             "/v1/ping": ("GET", self._ping, False),
             "/v1/last_etl_refresh": ("GET", self._last_etl_refresh, True),
@@ -95,7 +98,7 @@ class ReportingApi:
             )[1]
 
         total, _ = org.incident_page(status, query.from_datetime, query.to_datetime, query.dataset_ids, 0, 0)
-        return self._page("incidents", Page(total, query.page, query.size, fetch))
+        return self._page("incidents", Page(total, query.page, self._size(query.size), fetch))
 
     def _datasets(self, request: Request) -> Reply:
         query = datasets_query(parse_json(request.body))
@@ -104,7 +107,10 @@ class ReportingApi:
         def fetch(offset: int, limit: int) -> list[dict[str, Any]]:
             return rows[max(offset, 0) : max(offset, 0) + max(limit, 0)]
 
-        return self._page("datasets", Page(len(rows), query.page, query.size, fetch))
+        return self._page("datasets", Page(len(rows), query.page, self._size(query.size), fetch))
+
+    def _size(self, asked: int) -> int:
+        return max(1, min(asked, self.max_page_size))
 
     @staticmethod
     def _page(resource: str, page: Page) -> Reply:

@@ -153,6 +153,7 @@ class SimulatorServer:
         extra_keys: dict[str, str] | None = None,
         forbidden_key_ids: set[str] | None = None,
         request_log_limit: int = 100_000,
+        max_page_size: int = 1000,
     ) -> None:
         self.organisation = organisation
         self.api_key_id = api_key_id
@@ -166,7 +167,7 @@ class SimulatorServer:
         self._log_lock = threading.Lock()
         self._httpd = _HTTPServer((host, port), self)
         self._thread: threading.Thread | None = None
-        self.reporting = ReportingApi(organisation, self.keys)
+        self.reporting = ReportingApi(organisation, self.keys, max_page_size=max_page_size)
         self.cloud = CloudApi(
             organisation,
             self.keys,

@@ -9,8 +9,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
 from urllib3.util.retry import Retry
 
 from exporter import __version__
@@ -24,7 +31,13 @@ from exporter.soda.errors import (
     SodaTimeoutError,
     SodaValidationError,
 )
-from exporter.soda.retry import build_retry
+from exporter.soda.retry import (
+    DeadlineReached,
+    DeadlineTimeout,
+    build_retry,
+    deadline_of_request,
+    last_failure,
+)
 
 try:  # orjson (a dependency) decodes a 1000-row page about twice as fast as json, the fallback.
     import orjson
@@ -92,6 +105,7 @@ class SodaHttp:
         pool_size: int = 8,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._host = urlsplit(self.base_url).netloc.rpartition("@")[2] or self.base_url
         self._base_path = urlsplit(self.base_url).path.rstrip("/")
         self._auth_headers = auth_headers
         self.connect_timeout = connect_timeout
@@ -138,29 +152,60 @@ class SodaHttp:
         if extra_headers:
             headers.update(extra_headers)
         url = self.base_url + path
+        connect_timeout = min(self.connect_timeout, read_timeout)
+        # With a deadline every attempt's timeouts are cut to the time left, and the retry sleeps too.
+        timeout: Any = (
+            (connect_timeout, read_timeout)
+            if deadline is None
+            else DeadlineTimeout(connect_timeout, self.read_timeout, deadline)
+        )
         try:
-            response = self.session.request(
-                method,
-                url,
-                json=json_body,
-                headers=headers,
-                timeout=(min(self.connect_timeout, read_timeout), read_timeout),
-                stream=True,
-            )
-            # One read of the whole body: Response.content reads ~1 MB pages in 10 KB chunks, which
-            # cost twice the CPU. Reading to the end hands the connection back to the pool.
-            content = response.raw.read(decode_content=True)
-        except requests.Timeout:
-            self._count(path, "timeout")
-            raise SodaTimeoutError(f"{method} {path}: timed out after {read_timeout:.0f}s") from None
-        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            kind = "timeout" if "timeout" in repr(exc).lower() else "connection_error"
+            with deadline_of_request(deadline):
+                response = self.session.request(
+                    method, url, json=json_body, headers=headers, timeout=timeout, stream=True
+                )
+                # One read of the whole body: Response.content reads ~1 MB pages in 10 KB chunks, which
+                # cost twice the CPU. Reading to the end hands the connection back to the pool.
+                content = response.raw.read(decode_content=True)
+        except DeadlineReached:
+            # Each retried attempt was counted already; no further attempt was made.
+            failure = last_failure()
+            cause = f" (last attempt: {self._describe(failure)[1]})" if failure is not None else ""
+            raise SodaTimeoutError(f"{method} {path}: poll timeout reached{cause}") from None
+        except (requests.RequestException, HTTPError, OSError) as exc:  # urllib3's own: reading the body
+            kind, text = self._describe(exc)
             self._count(path, kind)
             error_cls = SodaTimeoutError if kind == "timeout" else SodaConnectionError
-            raise error_cls(f"{method} {path}: {type(exc).__name__}") from None
+            raise error_cls(f"{method} {path}: {text}") from None
         status = response.status_code
         self._count(path, str(status))
         return status, self._decode(method, path, status, response.headers.get("Content-Type", ""), content)
+
+    def _describe(self, failure: Any) -> tuple[str, str]:
+        """(counter code, one readable line) for a failed attempt: the host, and the OS error if any."""
+        host = self._host
+        if not isinstance(failure, BaseException):  # a response that was retried (429, 5xx)
+            return str(getattr(failure, "status", "error")), f"HTTP {getattr(failure, 'status', '?')}"
+        cause: BaseException = failure
+        # requests wraps urllib3's MaxRetryError, which wraps the error of the last attempt.
+        if cause.args and isinstance(cause.args[0], BaseException):
+            cause = cause.args[0]
+        if isinstance(cause, MaxRetryError) and cause.reason is not None:
+            cause = cause.reason
+        if isinstance(cause, NewConnectionError):  # also name resolution failures
+            os_error = cause.__cause__ or cause.__context__
+            shown = str(os_error) if isinstance(os_error, OSError) else str(cause).rpartition(": ")[2]
+            return "connection_error", f"cannot connect to {host}: {shown}"
+        if isinstance(cause, ConnectTimeoutError):
+            return "timeout", f"cannot connect to {host}: no answer within {self.connect_timeout:g}s"
+        if isinstance(cause, (ReadTimeoutError, TimeoutError, requests.Timeout)):
+            return "timeout", f"no answer from {host} within the read timeout ({self.read_timeout:g}s)"
+        if isinstance(cause, ProtocolError):
+            inner = cause.args[1] if len(cause.args) > 1 else cause
+            return "connection_error", f"connection to {host} broken: {inner}"
+        if isinstance(cause, OSError):
+            return "connection_error", f"connection to {host} failed: {cause}"
+        return "connection_error", f"connection to {host} failed: {type(cause).__name__}: {cause}"
 
     def _decode(self, method: str, path: str, status: int, content_type: str, content: bytes) -> Any:
         where = f"{method} {path}"

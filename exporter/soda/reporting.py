@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeGuard, TypeVar
 
 from exporter.soda.credentials import CredentialSource
 from exporter.soda.errors import PaginationDriftError, SodaBadResponseError, SodaTimeoutError
@@ -45,10 +45,13 @@ class FetchStats:
 
 @dataclass(frozen=True)
 class Page:
-    """One decoded page: the reported total and its rows (empty for a 202 NoContent answer)."""
+    """One decoded page: the reported total, its rows (empty for a 202 NoContent answer), and the
+    page size the server says it used (None when it does not say)."""
 
     total: int
     rows: list[Any]
+    size: int | None = None
+    no_content: bool = False  # HTTP 202: past the last page, or an empty window
 
 
 def reporting_auth_headers(credentials: CredentialSource) -> Callable[[], dict[str, str]]:
@@ -160,19 +163,35 @@ class ReportingClient:
         if first.total == 0 or not first.rows:
             return None if first.total == 0 else "first page empty although total > 0"
         sink.add_rows(first.rows)
-        # The page cap comes from the first total, so pagination can never run away.
-        pages = math.ceil(first.total / self.page_size)
+        size = self._served_size(first)
+        # The page cap comes from the first total and the size the server pages by, so pagination can
+        # never run away.
+        pages = math.ceil(first.total / size)
         for number, page in self._pages(path, body, range(2, pages + 1), deadline):
             stats.pages += 1
             stats.rows += len(page.rows)
+            if page.no_content:
+                return f"page {number} of {pages} answered 202 (no content) before total {first.total}"
             if page.total != first.total:
                 return f"total went from {first.total} to {page.total} at page {number}"
             if not page.rows:
                 return f"page {number} of {pages} was empty"
+            if page.size is not None and page.size != size:
+                return f"page size went from {size} to {page.size} at page {number}"
             sink.add_rows(page.rows)
         if sink.distinct_rows != first.total:
             return f"read {sink.distinct_rows} distinct rows, total says {first.total}"
         return None
+
+    def _served_size(self, first: Page) -> int:
+        """The page size the server pages by: what it says, else what it sent, else what we asked."""
+        # A server may serve fewer rows than asked (Soda's documents disagree on the cap): page numbers
+        # then count its pages, so the page count must come from its size, not ours.
+        if first.size is not None:
+            return first.size
+        if len(first.rows) < min(first.total, self.page_size):
+            return len(first.rows)
+        return self.page_size
 
     def _pages(
         self, path: str, body: dict[str, Any], numbers: range, deadline: float | None
@@ -211,16 +230,27 @@ class ReportingClient:
         status, decoded = self.http.request("POST", path, json_body=request, deadline=deadline)
         if status == 202:
             # NoContent: past the last page or an empty window; not an error, not data.
-            return Page(total=0, rows=[])
+            return Page(total=0, rows=[], no_content=True)
         if not isinstance(decoded, dict):
             raise SodaBadResponseError(f"POST {path} page {number}: body is not a JSON object")
-        total, rows = decoded.get("total"), decoded.get("data")
-        if not isinstance(total, int) or isinstance(total, bool) or total < 0 or not isinstance(rows, list):
+        total, rows, size = decoded.get("total"), decoded.get("data"), decoded.get("size")
+        if not _count(total) or not isinstance(rows, list):
             raise SodaBadResponseError(f"POST {path} page {number}: missing or invalid total/data")
-        return Page(total=total, rows=rows)
+        if size is not None and not (_count(size) and size > 0):
+            raise SodaBadResponseError(f"POST {path} page {number}: invalid size {size!r}")
+        if size is not None and len(rows) > size:
+            raise SodaBadResponseError(f"POST {path} page {number}: {len(rows)} rows, more than size {size}")
+        return Page(total=total, rows=rows, size=size)
+
+
+def _count(value: Any) -> TypeGuard[int]:
+    """True for a non-negative JSON integer (not a boolean)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _wait_timeout(deadline: float | None) -> float | None:
     if deadline is None:
         return None
-    return max(0.05, deadline - time.monotonic() + 1.0)
+    # Each page request is cut at the deadline itself; the small slack lets it report its own error
+    # before the cycle's backstop (poller.BACKSTOP_GRACE_SECONDS) gives up on it.
+    return max(0.05, deadline - time.monotonic() + 0.25)

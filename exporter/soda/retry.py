@@ -2,19 +2,74 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
 from urllib3.connectionpool import ConnectionPool
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
+from urllib3.util.timeout import Timeout
 
 # Statuses that mean "try again later"; every other 4xx is final.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 AttemptObserver = Callable[[str, str], None]
 """Called once per failed attempt that will be retried, with (url path, code or error kind)."""
+
+
+class DeadlineReached(Exception):
+    """The caller's deadline came before the next attempt could start (raised through urllib3)."""
+
+
+# The deadline of the request this thread is sending: urllib3 runs every attempt, and every sleep
+# between attempts, in the calling thread, while one Retry object is shared by the whole session.
+_current = threading.local()
+
+
+@contextmanager
+def deadline_of_request(deadline: float | None) -> Iterator[None]:
+    """Bound the retries and sleeps of requests sent by this thread inside the block by ``deadline``."""
+    previous = getattr(_current, "deadline", None)
+    _current.deadline = deadline
+    _current.last_failure = None
+    try:
+        yield
+    finally:
+        _current.deadline = previous
+
+
+def last_failure() -> Exception | BaseHTTPResponse | None:
+    """The error or response of the last attempt this thread retried (None: none yet)."""
+    failure: Exception | BaseHTTPResponse | None = getattr(_current, "last_failure", None)
+    return failure
+
+
+def _remaining() -> float | None:
+    deadline: float | None = getattr(_current, "deadline", None)
+    return None if deadline is None else deadline - time.monotonic()
+
+
+class DeadlineTimeout(Timeout):
+    """Connect and read timeouts of each attempt, capped by the time left before the deadline."""
+
+    def __init__(self, connect: float, read: float, deadline: float) -> None:
+        super().__init__(connect=connect, read=read)
+        self.deadline = deadline
+
+    def clone(self) -> Timeout:
+        """A fresh Timeout for one attempt (urllib3 clones one per attempt); none left: DeadlineReached."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise DeadlineReached("no time left for another attempt")
+        connect, read = self._connect, self._read
+        return Timeout(
+            connect=min(connect, remaining) if isinstance(connect, (int, float)) else remaining,
+            read=min(read, remaining) if isinstance(read, (int, float)) else remaining,
+        )
 
 
 class ObservedRetry(Retry):
@@ -44,6 +99,20 @@ class ObservedRetry(Retry):
             return None
         return max(0.0, min(float(value), self.max_retry_after))
 
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+        """Wait before the next attempt, unless the wait would end past the request's deadline."""
+        remaining = _remaining()
+        if remaining is None:
+            super().sleep(response)
+            return
+        wait = self.get_retry_after(response) if self.respect_retry_after_header and response else None
+        if not wait:
+            wait = self.get_backoff_time()
+        if wait >= remaining:
+            raise DeadlineReached(f"the next attempt would start {wait:.1f}s later, after the deadline")
+        if wait > 0:
+            time.sleep(wait)
+
     def increment(
         self,
         method: str | None = None,
@@ -54,6 +123,8 @@ class ObservedRetry(Retry):
         _stacktrace: TracebackType | None = None,
     ) -> ObservedRetry:
         """Let urllib3 decide whether another attempt is allowed, and report this one if so."""
+        # What failed last, for the error message when the deadline then stops the retries.
+        _current.last_failure = error if error is not None else response
         # When retries are exhausted this raises, and the caller counts the final outcome itself.
         retry = super().increment(method, url, response, error, _pool, _stacktrace)
         if self.observer is not None:

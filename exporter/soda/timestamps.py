@@ -29,8 +29,23 @@ def parse_timestamp(value: object) -> datetime:
     return parsed.astimezone(timezone.utc)
 
 
-def parse_report_date(value: object) -> date:
-    """Parse a ``YYYY-MM-DD`` report date (a full timestamp is cut to its date)."""
-    if not isinstance(value, str) or len(value) < 10:
-        raise ValueError("not a date")
-    return date.fromisoformat(value[:10])
+def report_day(value: object) -> str | None:
+    """The ``YYYY-MM-DD`` of a report date, or None when unusable.
+
+    The spec says ``format: date``; a date-time (``2026-11-30T00:00:00``) is read as its date part, as
+    written, since a report date names a day and not an instant.
+    """
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            date.fromisoformat(text)
+            return text
+        if len(text) > 10 and text[10] in "Tt ":
+            parse_timestamp(text)
+            date.fromisoformat(text[:10])
+            return text[:10]
+    except ValueError:
+        pass
+    return None
