@@ -233,13 +233,13 @@ class RowAccumulator:
         if date_info is None:
             self._skip("bad_report_date", key_hash)
             return
-        dataset_id: str = get("dataset_id")
+        dataset_id = get("dataset_id")
         usable_dataset = bool(dataset_id) and type(dataset_id) is str
         if not usable_dataset:
             # A label, not what decides openness: the row counts under the "unknown" dataset.
             dataset_id = UNKNOWN_DATASET
-            row = {**row, "dataset_id": dataset_id}
-        self.datasets.add(dataset_id)
+            row = {**row, "dataset_id": UNKNOWN_DATASET}
+        self.datasets.add(str(dataset_id))
         self.severities.add(get("severity"))
         self.statuses.add(get("status"))
         self.max_report_date = max(self.max_report_date, date_info[1])
