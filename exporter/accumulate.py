@@ -92,7 +92,9 @@ class RowAccumulator:
         self._fields = itemgetter(*self._names)
         # incident id -> [mask of the report dates read, newest report date, its fields or IncidentRow]
         self._entries: dict[str, list[Any]] = {}
+        # Once built, the newest rows replace the entries; the masks alone are kept for later pages.
         self._newest: dict[str, IncidentRow] | None = {}
+        self._masks: dict[str, int] = {}
         self._rows = 0  # distinct usable rows
         self._skipped_keys: set[int] = set()  # skipped rows are few: their keys are kept as they are
         # Report date text -> (its bit, the one string kept for it), or None when unusable. Only a
@@ -118,16 +120,17 @@ class RowAccumulator:
 
     @property
     def newest(self) -> dict[str, IncidentRow]:
-        """Each incident's newest row (built once after the pages that changed it)."""
+        """Each incident's newest row (built once, after the pages that changed it)."""
         if self._newest is None:
-            self._newest = self._build_newest()
+            self._newest, self._masks = self._build_newest()
+            self._entries = {}  # what the fold needs again is in the masks and the rows
         return self._newest
 
-    def _build_newest(self) -> dict[str, IncidentRow]:
+    def _build_newest(self) -> tuple[dict[str, IncidentRow], dict[str, int]]:
         share = self._shared.setdefault
         newest: dict[str, IncidentRow] = {}
-        for incident_id, entry in self._entries.items():
-            kept = entry[2]
+        masks: dict[str, int] = {}
+        for incident_id, (mask, day, kept) in self._entries.items():
             if type(kept) is not IncidentRow:
                 dataset_id, severity, status, *rest = kept
                 # Severity and status are hashable here: they were added to sets.
@@ -136,9 +139,16 @@ class RowAccumulator:
                     check_name, lead_email = rest[3], rest[4]
                     rest[3] = share(check_name, check_name) if type(check_name) is str else check_name
                     rest[4] = share(lead_email, lead_email) if type(lead_email) is str else lead_email
-                kept = entry[2] = IncidentRow(entry[1], *values, *rest)
+                kept = IncidentRow(day, *values, *rest)
             newest[incident_id] = kept
-        return newest
+            masks[incident_id] = mask
+        return newest, masks
+
+    def _thaw(self) -> None:
+        """Pages after the newest rows were built: back to one entry per incident."""
+        newest, masks = self._newest or {}, self._masks
+        self._entries = {key: [masks[key], row.report_date, row] for key, row in newest.items()}
+        self._masks = {}
 
     def _date(self, text: Any) -> tuple[int, str] | None:
         known = self._dates.get(text, False)
@@ -156,6 +166,8 @@ class RowAccumulator:
         """Fold one page of rows; rows without an incident id or report date are skipped."""
         if not rows:
             return
+        if self._newest:
+            self._thaw()
         self._newest = None
         try:
             ids, dates = list(map(_INCIDENT, rows)), list(map(_REPORT_DATE, rows))

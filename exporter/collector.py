@@ -159,7 +159,9 @@ class Exposition:
     openmetrics_gzip: bytes
 
 
-EMPTY_EXPOSITION = Exposition(b"", b"", OM_EOF, gzip.compress(OM_EOF, compresslevel=6))
+# At 2,000 datasets (~3 MB per format) level 6 took 26 ms per format and level 3 8 ms, for 14 % more bytes.
+GZIP_LEVEL = 3
+EMPTY_EXPOSITION = Exposition(b"", b"", OM_EOF, gzip.compress(OM_EOF, compresslevel=GZIP_LEVEL))
 
 
 def render_snapshots(items: Sequence[LabelledSnapshot]) -> Exposition:
@@ -170,9 +172,9 @@ def render_snapshots(items: Sequence[LabelledSnapshot]) -> Exposition:
     text, om = families.text(), families.openmetrics()
     return Exposition(
         text=text,
-        text_gzip=gzip.compress(text, compresslevel=6),
+        text_gzip=gzip.compress(text, compresslevel=GZIP_LEVEL),
         openmetrics=om,
-        openmetrics_gzip=gzip.compress(om, compresslevel=6),
+        openmetrics_gzip=gzip.compress(om, compresslevel=GZIP_LEVEL),
     )
 
 

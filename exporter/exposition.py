@@ -30,6 +30,19 @@ class _Escaped(dict[str, str]):
         return escaped
 
 
+class _Fragments(dict[str, str]):
+    """``name="escaped value"`` per label value of one label name, memoised."""
+
+    def __init__(self, name: str, escaped: _Escaped) -> None:
+        super().__init__()
+        self._name = name
+        self._escaped = escaped
+
+    def __missing__(self, value: str) -> str:
+        self[value] = fragment = f'{self._name}="{self._escaped[value]}"'
+        return fragment
+
+
 class _GoFloats(dict[float, str]):
     """floatToGoString memoised: counts and bucket values repeat a lot."""
 
@@ -59,31 +72,26 @@ class Family:
     grouped: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._orders: dict[tuple[str, ...], tuple[list[int], list[str]]] = {}
+        self._orders: dict[tuple[str, ...], tuple[list[int], list[_Fragments]]] = {}
         self._sample_name = self.name + "_info" if self.kind == INFO else self.name
+        self._names = tuple(self.label_names)
 
     def _labels(self, names: tuple[str, ...], values: Sequence[str]) -> str:
         order = self._orders.get(names)
         if order is None:
             # Both encoders sort each sample's labels by name; the names are the same for every sample.
             indexes = sorted(range(len(names)), key=names.__getitem__)
-            order = self._orders[names] = (indexes, [f'{names[i]}="' for i in indexes])
+            order = self._orders[names] = (indexes, [_Fragments(names[i], self.escaped) for i in indexes])
         if not names:
             return ""
-        escaped = self.escaped
-        indexes, prefixes = order
-        return (
-            "{"
-            + ",".join(
-                [prefix + escaped[values[i]] + '"' for i, prefix in zip(indexes, prefixes, strict=True)]
-            )
-            + "}"
-        )
+        indexes, fragments = order
+        return "{" + ",".join([part[values[i]] for i, part in zip(indexes, fragments, strict=True)]) + "}"
 
     def add(self, values: Sequence[str], value: float) -> None:
         """A gauge sample with these label values (in ``label_names`` order)."""
-        names = tuple(self.label_names)
-        self.lines.append(f"{self._sample_name}{self._labels(names, values)} {self.floats[float(value)]}\n")
+        self.lines.append(
+            f"{self._sample_name}{self._labels(self._names, values)} {self.floats[float(value)]}\n"
+        )
 
     def add_info(self, values: Sequence[str], info: dict[str, str]) -> None:
         """An info sample: constant label values plus the info labels."""
