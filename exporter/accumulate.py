@@ -127,19 +127,11 @@ class RowAccumulator:
         return self._newest
 
     def _build_newest(self) -> tuple[dict[str, IncidentRow], dict[str, int]]:
-        share = self._shared.setdefault
         newest: dict[str, IncidentRow] = {}
         masks: dict[str, int] = {}
         for incident_id, (mask, day, kept) in self._entries.items():
             if type(kept) is not IncidentRow:
-                dataset_id, severity, status, *rest = kept
-                # Severity and status are hashable here: they were added to sets.
-                values = [share(dataset_id, dataset_id), share(severity, severity), share(status, status)]
-                if len(rest) > 2:
-                    check_name, lead_email = rest[3], rest[4]
-                    rest[3] = share(check_name, check_name) if type(check_name) is str else check_name
-                    rest[4] = share(lead_email, lead_email) if type(lead_email) is str else lead_email
-                kept = IncidentRow(day, *values, *rest)
+                kept = IncidentRow(day, *kept)  # its labels were shared by the fold
             newest[incident_id] = kept
             masks[incident_id] = mask
         return newest, masks
@@ -201,7 +193,7 @@ class RowAccumulator:
     def _fold(self, ids: list[str], dates: list[Any], rows: list[dict[str, Any]]) -> int:
         """The hot loop of a poll, over rows known to be usable: count each row once, keep the newest."""
         entries, date_info, fields, names = self._entries, self._dates, self._fields, self._names
-        get = entries.get
+        get, share, details = entries.get, self._shared.setdefault, len(names) > len(_BRIEF)
         added = 0
         for incident_id, report_date, row in zip(ids, dates, rows, strict=True):
             bit, kept_date = date_info[report_date]  # type: ignore[misc]
@@ -217,6 +209,16 @@ class RowAccumulator:
                 kept = fields(row)
             except KeyError:  # a field the metrics can do without is absent
                 kept = tuple(map(row.get, names))
+            # The labels are kept as one shared object each: the page's own copies would pin the
+            # page's memory until the incident's next row (~5 strings of ~60 bytes per incident).
+            dataset_id, severity, status, *rest = kept
+            if details:
+                check_name, lead_email = rest[3], rest[4]
+                if type(check_name) is str:
+                    rest[3] = share(check_name, check_name)
+                if type(lead_email) is str:
+                    rest[4] = share(lead_email, lead_email)
+            kept = (share(dataset_id, dataset_id), share(severity, severity), share(status, status), *rest)
             if entry is None:
                 entries[incident_id] = [bit, kept_date, kept]
                 added += 1
