@@ -195,9 +195,8 @@ def render_snapshots(items: Sequence[LabelledSnapshot]) -> Exposition:
     families = Families()
     if items:
         _add_families(families, items)
-    # Each plain body is dropped once compressed: only one is ever alive here.
-    text_gzip = gzip.compress(families.text(), compresslevel=GZIP_LEVEL)
-    return Exposition(text_gzip, gzip.compress(families.openmetrics(), compresslevel=GZIP_LEVEL))
+    # Compressed as they are produced: no plain body (~3 MB at 2,000 datasets) is ever held whole.
+    return Exposition(families.text_gzip(GZIP_LEVEL), families.openmetrics_gzip(GZIP_LEVEL))
 
 
 def _add_families(families: Families, items: Sequence[LabelledSnapshot]) -> None:

@@ -10,7 +10,8 @@ the info type and where a gauge histogram's ``_gcount``/``_gsum`` lines go.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client.utils import floatToGoString
@@ -153,17 +154,31 @@ class Families:
         """Add ``family`` to the output, after those emitted before it."""
         self.families.append(family)
 
-    def text(self) -> bytes:
-        """Every emitted family in the Prometheus text format."""
-        out: list[str] = []
-        for family in self.families:
-            family.text(out)
-        return "".join(out).encode("utf-8")
+    def text_gzip(self, level: int) -> bytes:
+        """The text format, gzipped as it is produced (the whole body never exists uncompressed)."""
+        return _gzip(self._chunks(Family.text), level)
 
-    def openmetrics(self) -> bytes:
-        """Every emitted family in OpenMetrics, with its ``# EOF`` line."""
-        out: list[str] = []
+    def openmetrics_gzip(self, level: int) -> bytes:
+        """OpenMetrics, gzipped as it is produced."""
+        return _gzip(self._chunks(Family.openmetrics, "# EOF\n"), level)
+
+    def _chunks(self, write: Callable[[Family, list[str]], None], last: str = "") -> Iterator[bytes]:
+        """The body, encoded a family at a time (the biggest families in slices of lines)."""
         for family in self.families:
-            family.openmetrics(out)
-        out.append("# EOF\n")
-        return "".join(out).encode("utf-8")
+            out: list[str] = []
+            write(family, out)
+            for start in range(0, len(out), _CHUNK_LINES):
+                yield "".join(out[start : start + _CHUNK_LINES]).encode("utf-8")
+        if last:
+            yield last.encode("utf-8")
+
+
+_CHUNK_LINES = 4096
+
+
+def _gzip(chunks: Iterable[bytes], level: int) -> bytes:
+    """gzip's format (what gzip.compress writes, mtime 0) over a stream of chunks."""
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    parts = [compressor.compress(chunk) for chunk in chunks]
+    parts.append(compressor.flush())
+    return b"".join(parts)
