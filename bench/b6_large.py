@@ -43,7 +43,7 @@ def points(scale: float = 1.0) -> tuple[Point, ...]:
         )
 
     return (
-        Point("100k", spec(26000, 0.03), 80.0),  # ~96k unresolved + ~16k resolved rows, ~25k open
+        Point("100k", spec(23000, 0.03), 80.0),  # ~86k unresolved + ~14k resolved rows, ~22k open
         Point("300k", spec(40000, 0.25), None),  # ~117k + ~205k, ~30k open
         Point("1m", spec(72000, 0.58), 150.0),  # ~126k + ~863k, ~33k open
     )
