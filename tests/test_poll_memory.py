@@ -13,7 +13,7 @@ import pytest
 
 from exporter.accumulate import resolved_accumulator, unresolved_accumulator
 from exporter.app import Exporter
-from exporter.memory import return_large_buffers_to_os
+from exporter.memory import gc_paused, return_large_buffers_to_os
 from exporter.simulator import SimulatorServer
 from exporter.soda.errors import SodaConnectionError
 from tests.test_snapshot import row
@@ -130,3 +130,37 @@ def test_a_date_time_report_date_is_the_same_row_as_its_date() -> None:
     acc.add_rows([row("a", "2026-11-20T00:00:00"), row("b", "2026-11-20T00:00:00Z")])
     assert acc.distinct_rows == 3
     assert acc.newest["b"].report_date == "2026-11-20" == acc.max_report_date
+
+
+def test_the_collector_waits_while_any_pull_runs_and_resumes_after() -> None:
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():  # a second organisation's pull, at the same time
+            assert not gc.isenabled()
+        assert not gc.isenabled(), "resumed while a pull still runs"
+    assert gc.isenabled()
+    gc.disable()  # an operator's (or embedding program's) own choice is kept
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_cycle_pulls_with_the_collector_paused(
+    simulator: SimulatorServer, start_exporter: StartExporter
+) -> None:
+    exporter = start_exporter(simulator, "--poll.max-age=0", run=False)
+    seen: list[bool] = []
+    real_fetch = exporter.poller.client.fetch_incidents
+
+    def fetch(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real_fetch(*args, **kwargs)
+
+    exporter.poller.client.fetch_incidents = fetch  # type: ignore[method-assign]
+    assert exporter.poller.run_cycle()
+    assert seen == [False, False]
+    assert gc.isenabled()
