@@ -21,6 +21,7 @@ SKIP_REASONS = (
     "missing_dataset_id",
     "bad_created_at",
     "bad_resolved_at",
+    "bad_status",
 )
 # Where a row without a usable dataset_id is counted (like severity and status, which become "unknown").
 UNKNOWN_DATASET = "unknown"
@@ -255,9 +256,12 @@ class RowAccumulator:
             # A label, not what decides openness: the row counts under the "unknown" dataset.
             dataset_id = UNKNOWN_DATASET
             row = {**row, "dataset_id": UNKNOWN_DATASET}
+        severity, status = _hashable(get("severity")), _hashable(get("status"))
+        if severity is not get("severity") or status is not get("status"):
+            row = {**row, "severity": severity, "status": status}
         self.datasets.add(str(dataset_id))
-        self.severities.add(get("severity"))
-        self.statuses.add(get("status"))
+        self.severities.add(severity)
+        self.statuses.add(status)
         self.max_report_date = max(self.max_report_date, date_info[1])
         if self._fold([incident_id], [report_date], [row]) and not usable_dataset:
             self.skipped["missing_dataset_id"] += 1
@@ -265,6 +269,15 @@ class RowAccumulator:
     def _skip(self, reason: str, key_hash: int) -> None:
         self._skipped_keys.add(key_hash)
         self.skipped[reason] += 1
+
+
+def _hashable(label: Any) -> Any:
+    """A label as kept: a JSON list or object (unhashable) reads as missing."""
+    try:
+        hash(label)
+    except TypeError:
+        return None
+    return label
 
 
 def unresolved_accumulator() -> RowAccumulator:

@@ -139,6 +139,9 @@ class DayAccumulator:
         if _seconds(row.get("created_at")) is None:
             self.skipped["bad_created_at"] += 1
         if not self.resolved:
+            if status == "resolved":  # contradicts the unresolved query: not open, as in the exporter
+                self.skipped["bad_status"] += 1
+                return
             tally.statuses.add(status)
             tally.open[(dataset_id, severity, status)] += 1
             return

@@ -27,6 +27,7 @@ from exporter.soda.credentials import CredentialsError
 from exporter.soda.errors import SodaBadResponseError, SodaError, SodaTimeoutError
 from exporter.soda.reporting import FetchStats, ReportingClient
 from exporter.state import ExporterState, PollOutcome
+from exporter.windows import end_of_day, latest_report_day
 
 log = structlog.get_logger("exporter.poller")
 ResultT = TypeVar("ResultT")
@@ -136,11 +137,12 @@ class Poller:
         unresolved = self._query("unresolved", anchor, now, lookback, deadline, stats)
         resolved = self._query("resolved", anchor, now, resolved_window, deadline, stats)
         latest = max(unresolved.max_report_date, resolved.max_report_date)
-        if latest:
-            # The data ends before the ETL time says (no ETL time, or a wrong one): a window that misses
-            # the latest report date is read again, anchored at the end of that date.
-            day = date.fromisoformat(latest)
-            end = datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=timezone.utc)
+        # The data ends before the ETL time says (no ETL time, or a wrong one): a window that misses the
+        # latest report date is read again, anchored at the end of that date. When both missed it, the
+        # date is searched for, so data older than both windows is never read as "nothing open".
+        day = date.fromisoformat(latest) if latest else latest_report_day(self.client, now, deadline)
+        if day is not None:
+            end = end_of_day(day)
             if (anchor - timedelta(seconds=lookback)).date() > day:
                 unresolved = self._query("unresolved", end, now, lookback, deadline, stats)
             if (anchor - timedelta(seconds=resolved_window)).date() > day:

@@ -24,8 +24,8 @@ DEFAULT_AGE_BUCKETS: tuple[float, ...] = tuple(
 
 
 def normalise(value: Any) -> str:
-    """Lower-case a severity or status; empty or missing becomes ``unknown``."""
-    if value is None:
+    """Lower-case a severity or status; empty, missing, a JSON list or object becomes ``unknown``."""
+    if value is None or isinstance(value, (list, dict)):
         return UNKNOWN
     text = str(value).strip().lower()
     return text or UNKNOWN
@@ -195,6 +195,10 @@ def build_snapshot(data: PollData, now: datetime, settings: SnapshotSettings) ->
         if row.report_date != latest:
             continue  # resolved or gone since its newest unresolved row
         state = states[row.severity, row.status]
+        if state[1] == "resolved":
+            # The row contradicts the unresolved query it came from; its own status says closed.
+            skipped["bad_status"] += 1
+            continue
         key = (row.dataset_id, *state)
         open_counts[key] = open_counts.get(key, 0) + 1
         created_ts = _epoch(row.created_at)

@@ -159,6 +159,12 @@ def test_repeated_rows_outside_dates_and_unusable_rows() -> None:
     assert not sink.mostly_unusable()  # 3 of 8 rows left out
 
 
+def test_labels_follow_the_exporters_rules() -> None:
+    sink = fold(False, [[row("i1", D1, status="Resolved"), row("i2", D1, severity=["x"], status={"a": 1})]])
+    assert sink.skipped == Counter(bad_status=1)
+    assert dict(sink.days[D1.isoformat()].open) == {("ds-a", "unknown", "unknown"): 1}
+
+
 def test_a_date_time_report_date_counts_and_mostly_unusable_rows_are_detected() -> None:
     sink = fold(False, [[row("i1", D1, report_date=f"{D1.isoformat()}T00:00:00"), row("i2", D1)]])
     assert sink.days[D1.isoformat()].open[("ds-a", "major", "reported")] == 2

@@ -84,3 +84,17 @@ def test_the_page_size_comes_from_the_server(
     client = exporter.poller.client
     client.page_size = 1000
     assert client._served_size(page) == size
+
+
+def test_a_server_capping_size_at_400_while_1000_is_asked(
+    start_simulator: StartSim, start_exporter: Callable[..., Exporter]
+) -> None:
+    # 300 incidents open for ten days: 4 report dates in the lookback window, 1,200 unresolved rows.
+    sim = start_simulator(make_org([incident(n) for n in range(1, 301)]), max_page_size=400)
+    exporter = start_exporter(sim, "--datasets.interval", "0", run=False)
+    assert exporter.poller.run_cycle()
+    snap = exporter.state.snapshot("default")
+    assert snap is not None and snap.open_total == len(sim.organisation.open_incidents()) == 300
+    asked = unresolved_pages(sim)
+    assert asked == [(1, 1000), (2, 1000), (3, 1000)]  # 1,200 rows in pages of the server's 400
+    assert exporter.state.ready

@@ -250,3 +250,18 @@ def test_a_row_without_a_dataset_id_counts_under_the_unknown_dataset(dataset: An
     assert open_count(snap, "unknown", "critical", "fixing") == 0  # zero-filled like any dataset
     assert snap.skipped == {"missing_dataset_id": 1}
     assert {inc.dataset_id for inc in snap.incidents} == {"ds-a", "unknown"}
+
+
+def test_a_resolved_status_in_the_unresolved_query_is_not_open() -> None:
+    snap = snapshot_of([row("a", "2026-11-20"), row("b", "2026-11-20", status="Resolved")])
+    assert snap.open_total == 1
+    assert snap.skipped == {"bad_status": 1}
+    assert not any(status == "resolved" for (_, _, status) in snap.open_counts)
+
+
+@pytest.mark.parametrize("value", [["major"], {"name": "major"}, 3, None])
+def test_a_severity_or_status_that_is_not_text_is_kept_as_unknown_or_its_text(value: Any) -> None:
+    snap = snapshot_of([row("a", "2026-11-20", severity=value, status=value)])
+    assert snap.open_total == 1
+    expected = "unknown" if value is None or isinstance(value, (list, dict)) else str(value)
+    assert snap.open_states == {"a": (expected, expected)}

@@ -128,6 +128,13 @@ class ReportingClient:
         }
         return self._fetch_all(INCIDENTS_PATH, body, new_sink, deadline, stats or FetchStats())
 
+    def has_incidents(
+        self, status: str, from_dt: datetime, to_dt: datetime, *, deadline: float | None = None
+    ) -> bool:
+        """True when any row of ``status`` has a report date in the window (one request of size 1)."""
+        body = {"status": status, "from_datetime": from_dt.isoformat(), "to_datetime": to_dt.isoformat()}
+        return self._page(INCIDENTS_PATH, body, 1, deadline, size=1).total > 0
+
     def fetch_datasets(self, new_sink: Callable[[], SinkT], *, deadline: float | None = None) -> SinkT:
         """Read every page of ``/coverage/datasets`` into a fresh sink."""
         return self._fetch_all(DATASETS_PATH, {}, new_sink, deadline, FetchStats())
@@ -228,8 +235,10 @@ class ReportingClient:
                 for future in in_flight:
                     future.cancel()
 
-    def _page(self, path: str, body: dict[str, Any], number: int, deadline: float | None) -> Page:
-        request = dict(body, page=number, size=self.page_size)
+    def _page(
+        self, path: str, body: dict[str, Any], number: int, deadline: float | None, size: int | None = None
+    ) -> Page:
+        request = dict(body, page=number, size=size or self.page_size)
         status, decoded = self.http.request("POST", path, json_body=request, deadline=deadline)
         if status == 202:
             # NoContent: past the last page or an empty window; not an error, not data.
