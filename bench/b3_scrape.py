@@ -115,7 +115,7 @@ def run(spec: OrgSpec, seconds: float, use_wrk: bool, repeats: int) -> ScenarioR
                 ratio(rps, floor.requests_per_second),
                 "x",
                 ">=",
-                0.8,
+                0.9,
             )
         )
         result.add(Figure(f"{prefix}.p99_ms", f"{label}p99 latency", round(ours.p99_seconds * 1000, 2), "ms"))

@@ -142,6 +142,25 @@ class SodaHttp:
         extra_headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         """Send one request (retries included) and return (status, decoded JSON body or None)."""
+        status, decode = self.request_later(
+            method, path, json_body=json_body, deadline=deadline, extra_headers=extra_headers
+        )
+        return status, decode()
+
+    def request_later(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        deadline: float | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> tuple[int, Callable[[], Any]]:
+        """As ``request``, but the body is decoded (and an error status raised) when the callable is.
+
+        Page threads use it to hand the consumer ~1 MB of bytes instead of ~20,000 decoded objects:
+        only the page being folded is ever decoded, whatever the concurrency.
+        """
         read_timeout = self.read_timeout
         if deadline is not None:
             remaining = deadline - time.monotonic()
@@ -179,7 +198,8 @@ class SodaHttp:
             raise error_cls(f"{method} {path}: {text}") from None
         status = response.status_code
         self._count(path, str(status))
-        return status, self._decode(method, path, status, response.headers.get("Content-Type", ""), content)
+        content_type = response.headers.get("Content-Type", "")
+        return status, lambda: self._decode(method, path, status, content_type, content)
 
     def _describe(self, failure: Any) -> tuple[str, str]:
         """(counter code, one readable line) for a failed attempt: the host, and the OS error if any."""
