@@ -1,6 +1,6 @@
 """Where a cycle's time goes: the exporter's steps timed by wrapping them for one instrumented cycle.
 
-Steps: fetch wait (an HTTP request, minus decoding its body), decode, fold (the accumulators' page
+Steps: fetch wait (an HTTP request, up to its body read), decode, fold (the accumulators' page
 folding, and building their newest rows), snapshot (minus that), render and publish (minus render).
 Wrapped steps may run in page threads, so these are thread-seconds: at ``--poll.concurrency 1`` they
 add up to the cycle's wall time, less the poller's own bookkeeping. Each step's CPU time (of the
@@ -51,7 +51,7 @@ class StageClock:
         """Seconds (wall, or CPU of the threads) per stage, nested stages taken out of their callers."""
         s = self.cpu if cpu else self.seconds
         return {
-            "fetch_wait": max(0.0, s["request"] - s["decode"]),
+            "fetch_wait": s["request"],  # sending and reading the body: decoding is done after it
             "decode": s["decode"],
             # Building the newest rows is folding, done lazily when the snapshot first reads them.
             "fold": s["fold"] + s["newest"],
@@ -67,7 +67,7 @@ def instrumented(clock: StageClock) -> Iterator[None]:
     acc_cls = accumulate.RowAccumulator
     targets: list[tuple[Any, str, str]] = [
         (soda_http, "_loads", "decode"),
-        (soda_http.SodaHttp, "request", "request"),
+        (soda_http.SodaHttp, "request_later", "request"),  # request() sends through it too
         (acc_cls, "add_rows", "fold"),
         (acc_cls, "_build_newest", "newest"),
         (poller, "build_snapshot", "snapshot"),
