@@ -228,7 +228,9 @@ class RowAccumulator:
             return
         get = row.get
         incident_id, report_date = get("incident_id"), get("report_date")
-        key_hash = hash(get("incident_id_report_date_id") or f"{incident_id}/{report_date}")
+        row_id = get("incident_id_report_date_id")
+        # The id is a string by contract; anything else (a list, an object) would not even hash.
+        key_hash = hash(row_id if row_id and type(row_id) is str else f"{incident_id}/{report_date}")
         if key_hash in self._skipped_keys:
             return  # a skipped row repeated on another page counts once
         if not incident_id or not isinstance(incident_id, str):

@@ -317,3 +317,16 @@ def test_the_dataset_sink_keeps_the_last_row_of_a_dataset_and_reads_its_team() -
     assert sink.datasets["ds-1"] == DatasetInfo("ds-1", "new", "", "", "", "b")
     assert sink.datasets["ds-2"].team == ""
     assert sink.distinct_rows == 2
+
+
+@pytest.mark.parametrize("row_id", [["a", "list"], {"an": "object"}, 42, None])
+def test_a_row_id_of_any_json_type_never_breaks_the_fold(row_id: Any) -> None:
+    # A page with an unusable row is folded row by row: a row id that is not a string must neither
+    # raise (which would fail the whole cycle as an internal error) nor lose the row.
+    page = [
+        incident_row("inc-1", incident_id_report_date_id=row_id),
+        incident_row(None, incident_id_report_date_id=row_id),
+    ]
+    acc = fold(unresolved_accumulator(), page)
+    assert set(acc.newest) == {"inc-1"}
+    assert acc.skipped["missing_incident_id"] == 1
