@@ -17,6 +17,7 @@ from exporter.actions.queue import Job, QueueFull, RecentUpdates, UpdateQueue
 from exporter.actions.rules import remaining_changes
 from exporter.config.settings import Config
 from exporter.config.webhook import WebhookSettings
+from exporter.exposition import catalogue
 from exporter.exposition.metrics import ExporterMetrics
 from exporter.exposition.state import ExporterState
 from exporter.logs import add_secret_source
@@ -65,17 +66,10 @@ class WebhookReceiver:
         self.targets = list(targets)
         self.queue = UpdateQueue(settings.queue_size)
         self.recent = RecentUpdates()
-        self.updates = Counter(
-            "soda_exporter_incident_updates",
-            "Incident updates asked for through the Alertmanager webhook, by action and result.",
-            ["action", "result"],
-            registry=registry,
-        )
-        self.queue_length = Gauge(
-            "soda_exporter_incident_update_queue_length",
-            "Incident updates accepted by the webhook and not yet sent.",
-            registry=registry,
-        )
+        spec = catalogue.INCIDENT_UPDATES
+        self.updates = Counter(spec.base, spec.help, spec.label_names(), registry=registry)
+        spec = catalogue.UPDATE_QUEUE_LENGTH
+        self.queue_length = Gauge(spec.base, spec.help, spec.label_names(), registry=registry)
         self.queue_length.set_function(lambda: len(self.queue))
         for action in settings.actions:
             self.updates.labels(action, "updated")

@@ -29,6 +29,7 @@ from exporter.config.durations import parse_duration
 from exporter.config.flags import FLAGS, Flag
 from exporter.config.organizations import REGIONS, OrganizationsFileError, load_organizations
 from exporter.config.settings import ConfigError
+from exporter.exposition import catalogue
 from exporter.logs import add_secret_source, configure_logging
 from exporter.soda.credentials import CredentialsError, CredentialSource
 from exporter.soda.errors import SodaBadResponseError, SodaError
@@ -96,7 +97,7 @@ def _day(flag: str, text: str) -> date:
 
 
 def _labels(items: Sequence[str], organization: str | None) -> tuple[tuple[str, str], ...]:
-    reserved = {"dataset_id", "severity", "status", "organization"}
+    reserved = {*catalogue.OPEN.labels, *catalogue.RESOLVED.labels, "organization"}
     labels = [("organization", organization)] if organization else []
     given: dict[str, str] = {}
     for item in items:

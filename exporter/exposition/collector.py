@@ -12,10 +12,11 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from exporter.exposition import catalogue
+from exporter.exposition.catalogue import MetricSpec
 from exporter.incidents.fold import DatasetInfo
 from exporter.incidents.snapshot import BucketCounts, Snapshot, midnight_utc
 
-CACHED = "Cached from the last successful poll of the Soda Cloud Reporting API."
 OM_EOF = b"# EOF\n"
 
 
@@ -28,8 +29,12 @@ class LabelledSnapshot:
     datasets: tuple[DatasetInfo, ...] = ()
 
 
-def _gauge(name: str, doc: str, labels: Sequence[str]) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, f"{doc} {CACHED}", labels=list(labels))
+def _gauge(spec: MetricSpec, const: Sequence[str]) -> GaugeMetricFamily:
+    return GaugeMetricFamily(spec.name, spec.served_help, labels=spec.label_names(list(const)))
+
+
+def _gauge_histogram(spec: MetricSpec, const: Sequence[str]) -> GaugeHistogramMetricFamily:
+    return GaugeHistogramMetricFamily(spec.name, spec.served_help, labels=spec.label_names(list(const)))
 
 
 def _add_histogram(family: GaugeHistogramMetricFamily, values: list[str], hist: BucketCounts) -> None:
@@ -49,68 +54,33 @@ class SnapshotCollector(Collector):
         if not items:
             return
         const = [name for name, _ in items[0].labels]
-        open_f = _gauge(
-            "soda_incidents_open",
-            "Open incidents by dataset, severity and status (zero-filled).",
-            [*const, "dataset_id", "severity", "status"],
-        )
-        resolved_f = _gauge(
-            "soda_incidents_resolved",
-            "Incidents resolved inside the resolved window, by dataset and severity.",
-            [*const, "dataset_id", "severity"],
-        )
-        age_f = GaugeHistogramMetricFamily(
-            "soda_incident_open_age_seconds",
-            f"Age of open incidents (now - created_at), by severity. {CACHED}",
-            labels=[*const, "severity"],
-        )
-        duration_f = GaugeHistogramMetricFamily(
-            "soda_incident_resolution_duration_seconds",
-            f"Time from creation to resolution of incidents resolved inside the window. {CACHED}",
-            labels=[*const, "severity"],
-        )
+        open_f = _gauge(catalogue.OPEN, const)
+        resolved_f = _gauge(catalogue.RESOLVED, const)
+        age_f = _gauge_histogram(catalogue.OPEN_AGE, const)
+        duration_f = _gauge_histogram(catalogue.RESOLUTION_DURATION, const)
+        # An info family's own labels are the keys of each sample's dict, so only the constant ones go here.
         info_f = InfoMetricFamily(
-            "soda_incident",
-            f"One series per open incident, newest first, capped by --incident-info.limit. {CACHED}",
-            labels=const,
+            catalogue.INCIDENT_INFO.base, catalogue.INCIDENT_INFO.served_help, labels=const
         )
-        created_f = _gauge(
-            "soda_incident_created_timestamp_seconds",
-            "Creation time of the incidents shown by soda_incident_info.",
-            [*const, "incident_id"],
-        )
-        truncated_f = _gauge(
-            "soda_incident_info_truncated", "Open incidents left out of soda_incident_info by the cap.", const
-        )
-        report_f = _gauge(
-            "soda_reporting_report_date_timestamp_seconds",
-            "Latest report date present in the data (midnight UTC).",
-            const,
-        )
-        etl_f = _gauge(
-            "soda_reporting_last_etl_refresh_timestamp_seconds",
-            "When Soda last refreshed the Reporting API data.",
-            const,
-        )
+        created_f = _gauge(catalogue.INCIDENT_CREATED, const)
+        truncated_f = _gauge(catalogue.INFO_TRUNCATED, const)
+        report_f = _gauge(catalogue.REPORT_DATE, const)
+        etl_f = _gauge(catalogue.LAST_ETL_REFRESH, const)
         dataset_f = InfoMetricFamily(
-            "soda_dataset",
-            f"Names, data source, owner and team of each dataset, from /coverage/datasets. {CACHED}",
-            labels=const,
+            catalogue.DATASET_INFO.base, catalogue.DATASET_INFO.served_help, labels=const
         )
         for item in items:
             c = [value for _, value in item.labels]
             for ds in item.datasets:
-                dataset_f.add_metric(
-                    c,
-                    {
-                        "dataset_id": ds.dataset_id,
-                        "dataset_name": ds.dataset_name,
-                        "dataset_label": ds.dataset_label,
-                        "datasource_name": ds.datasource_name,
-                        "owner_email": ds.owner_email,
-                        "team": ds.team,
-                    },
+                dataset_values = (
+                    ds.dataset_id,
+                    ds.dataset_name,
+                    ds.dataset_label,
+                    ds.datasource_name,
+                    ds.owner_email,
+                    ds.team,
                 )
+                dataset_f.add_metric(c, dict(zip(catalogue.DATASET_INFO.labels, dataset_values, strict=True)))
             snap = item.snapshot
             for (dataset, severity, status), count in sorted(snap.open_counts.items()):
                 open_f.add_metric([*c, dataset, severity, status], count)
@@ -121,18 +91,16 @@ class SnapshotCollector(Collector):
             for severity, hist in sorted(snap.resolution_duration.items()):
                 _add_histogram(duration_f, [*c, severity], hist)
             for inc in snap.incidents:
-                info_f.add_metric(
-                    c,
-                    {
-                        "incident_id": inc.incident_id,
-                        "title": inc.title,
-                        "dataset_id": inc.dataset_id,
-                        "check_name": inc.check_name,
-                        "severity": inc.severity,
-                        "status": inc.status,
-                        "lead_email": inc.lead_email,
-                    },
+                values = (
+                    inc.incident_id,
+                    inc.title,
+                    inc.dataset_id,
+                    inc.check_name,
+                    inc.severity,
+                    inc.status,
+                    inc.lead_email,
                 )
+                info_f.add_metric(c, dict(zip(catalogue.INCIDENT_INFO.labels, values, strict=True)))
                 if inc.created_at is not None:
                     created_f.add_metric([*c, inc.incident_id], inc.created_at)
             truncated_f.add_metric(c, snap.info_truncated)
