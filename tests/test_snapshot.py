@@ -7,50 +7,15 @@ from typing import Any
 
 import pytest
 
-from exporter.incidents.fold import resolved_accumulator, unresolved_accumulator
-from exporter.incidents.snapshot import PollData, SnapshotSettings, build_histogram, build_snapshot, normalize
+from exporter.incidents.fold import unresolved_accumulator
+from exporter.incidents.snapshot import Snapshot, build_histogram, normalize
+from tests.unit.rows import incident_row, snapshot_of
 
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
-
-
-def row(
-    incident: str,
-    day: str,
-    *,
-    dataset: str = "ds-a",
-    severity: Any = "major",
-    status: Any = "reported",
-    created: Any = "2026-11-10T08:00:00Z",
-    resolved: Any = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    """One IncidentData row as the Reporting API sends it."""
-    data = {
-        "incident_id_report_date_id": f"{incident}@{day}",
-        "incident_id": incident,
-        "report_date": day,
-        "dataset_id": dataset,
-        "severity": severity,
-        "status": status,
-        "created_at": created,
-        "resolved_at": resolved,
-        "title": f"title {incident}",
-        "check_name": f"check {incident}",
-        "lead_email": "lead@example.com",
-    }
-    data.update(extra)
-    return data
+# The one row builder of the pure tests (tests/unit/rows.py), under the names these tests use.
+row = incident_row
 
 
-def snapshot_of(unresolved: list[dict[str, Any]], resolved: list[dict[str, Any]] = (), **settings: Any):  # type: ignore[assignment]
-    """Fold rows the way one poll cycle does and build the snapshot."""
-    u, r = unresolved_accumulator(), resolved_accumulator()
-    u.add_rows(list(unresolved))
-    r.add_rows(list(resolved))
-    return build_snapshot(PollData(u, r), NOW, SnapshotSettings(**settings))
-
-
-def open_count(snap: Any, dataset: str, severity: str, status: str) -> int:
+def open_count(snap: Snapshot, dataset: str, severity: str, status: str) -> int:
     """Value of soda_incidents_open for one label set (KeyError when the series is absent)."""
     return snap.open_counts[(dataset, severity, status)]
 
@@ -67,6 +32,7 @@ def test_open_means_unresolved_row_at_latest_report_date() -> None:
     )
     assert snap.open_total == 1
     assert [inc.incident_id for inc in snap.incidents] == ["a"]
+    assert snap.latest_report_date is not None
     assert snap.latest_report_date.isoformat() == "2026-11-20"
 
 
