@@ -8,13 +8,16 @@ catalogue, rewrite the table and review the diff:
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 from pathlib import Path
 
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
+from exporter.actions.webhook import ACTION_LABEL, INCIDENT_LABEL
 from exporter.config.flags import FLAGS
-from exporter.exposition.catalogue import CATALOGUE, MetricSpec
+from exporter.exposition.catalogue import BY_NAME, CATALOGUE, MetricSpec
 from exporter.simulator import SimulatorServer
 from tests.conftest import scrape, sim_env
 
@@ -80,6 +83,30 @@ def test_the_metrics_table_is_the_catalogue() -> None:
     assert actual == expected, (
         f"README metrics table and catalogue differ ({UPDATE_VAR}=1 rewrites it): {differing}"
     )
+
+
+def test_every_metric_the_readme_names_is_in_the_catalogue_with_those_labels() -> None:
+    alert_labels = {ACTION_LABEL, INCIDENT_LABEL}
+    mentioned = re.findall(r"`(soda_[a-z0-9_]+)(?:\{([a-z_,]*)\})?`", README)
+    assert len(mentioned) > len(CATALOGUE)
+    for name, labels in mentioned:
+        assert name in BY_NAME or name in alert_labels, (
+            f"the README names {name}, which is not in the catalogue"
+        )
+        if labels:
+            assert set(labels.split(",")) <= set(BY_NAME[name].labels), f"{name}{{{labels}}}"
+
+
+def test_the_webhook_metrics_table_agrees_with_the_catalogue() -> None:
+    start = README.index("| metric | labels | meaning |\n")
+    rows = list(itertools.takewhile(lambda line: line.startswith("|"), README[start:].splitlines()[2:]))
+    assert len(rows) == 3
+    for row in rows:
+        name_cell, labels_cell = (cell.strip() for cell in row.split("|")[1:3])
+        # A label cell may pin a value, e.g. endpoint=`/api/v1/incidents/{incidentId}`.
+        labels = [part.split("=")[0] for part in labels_cell.split(", ") if part]
+        spec = BY_NAME[name_cell.strip("`")]
+        assert labels == list(spec.labels), row
 
 
 def test_every_served_family_is_in_the_catalogue_with_its_type_help_and_labels(  # type: ignore[no-untyped-def]
