@@ -214,7 +214,7 @@ def _family(
     until: float | None,
 ) -> Iterator[str]:
     name = spec.name
-    names = spec.label_names(list(const_names))
+    names = spec.label_names(const_names)
     yield f"# HELP {name} {spec.backfill_help}\n# TYPE {name} {spec.type}\n"
     for labels in sorted(points):
         prefix = f"{name}{{{_label_text(names, labels)}}} "

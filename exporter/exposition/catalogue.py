@@ -7,7 +7,11 @@ is checked against them (tests/test_readme.py). Nothing here imports the rest of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
+
+MetricType = Literal["gauge", "counter", "histogram", "gaugehistogram", "info"]
 
 # Appended to the HELP of the incident families the collector serves: they are not live values.
 CACHED = "Cached from the last successful poll of the Soda Cloud Reporting API."
@@ -28,7 +32,7 @@ class MetricSpec:
     """
 
     name: str
-    type: str
+    type: MetricType
     help: str
     labels: tuple[str, ...] = ()
     per_organization: bool = True
@@ -50,12 +54,12 @@ class MetricSpec:
         """The HELP text the backfill writes."""
         return f"{self.help} {BACKFILLED}"
 
-    def label_names(self, const: tuple[str, ...] | list[str] = ()) -> list[str]:
+    def label_names(self, const: Sequence[str] = ()) -> list[str]:
         """The constant labels (e.g. organization) when per-organisation, then its own."""
         return [*const, *self.labels] if self.per_organization else list(self.labels)
 
 
-def _incident(name: str, type_: str, help_: str, labels: tuple[str, ...], meaning: str) -> MetricSpec:
+def _incident(name: str, type_: MetricType, help_: str, labels: tuple[str, ...], meaning: str) -> MetricSpec:
     return MetricSpec(name, type_, help_, labels, cached=True, meaning=meaning)
 
 

@@ -30,11 +30,11 @@ class LabelledSnapshot:
 
 
 def _gauge(spec: MetricSpec, const: Sequence[str]) -> GaugeMetricFamily:
-    return GaugeMetricFamily(spec.name, spec.served_help, labels=spec.label_names(list(const)))
+    return GaugeMetricFamily(spec.name, spec.served_help, labels=spec.label_names(const))
 
 
 def _gauge_histogram(spec: MetricSpec, const: Sequence[str]) -> GaugeHistogramMetricFamily:
-    return GaugeHistogramMetricFamily(spec.name, spec.served_help, labels=spec.label_names(list(const)))
+    return GaugeHistogramMetricFamily(spec.name, spec.served_help, labels=spec.label_names(const))
 
 
 def _add_histogram(family: GaugeHistogramMetricFamily, values: list[str], hist: BucketCounts) -> None:

@@ -57,12 +57,12 @@ def labelled(metric: MetricT, values: Sequence[str]) -> MetricT:
 
 def _counter(spec: MetricSpec, const: Sequence[str], registry: CollectorRegistry) -> Counter:
     """A counter as the catalogue describes it."""
-    return Counter(spec.base, spec.help, spec.label_names(list(const)), registry=registry)
+    return Counter(spec.base, spec.help, spec.label_names(const), registry=registry)
 
 
 def _gauge(spec: MetricSpec, const: Sequence[str], registry: CollectorRegistry) -> Gauge:
     """A gauge as the catalogue describes it."""
-    return Gauge(spec.base, spec.help, spec.label_names(list(const)), registry=registry)
+    return Gauge(spec.base, spec.help, spec.label_names(const), registry=registry)
 
 
 POLL_DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
