@@ -19,6 +19,8 @@ FED = [
     "exporter/web/server.py",
     "exporter/actions/webhook.py",
     "exporter/backfill/counts.py",
+    "exporter/cli/backfill.py",
+    "exporter/config/flags.py",
     "deploy/prometheus/generate.py",
     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "grafana" / "soda_dashboards").glob("*.py")),
 ]

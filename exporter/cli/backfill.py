@@ -35,9 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog=PROG,
         allow_abbrev=False,
-        description="Write one sample per report date of soda_incidents_open and soda_incidents_resolved "
-        "as OpenMetrics, for 'promtool tsdb create-blocks-from openmetrics'. Credentials come from "
-        "SODA_API_KEY_ID / SODA_API_KEY_SECRET or the *-file flags.",
+        description=f"Write one sample per report date of {catalogue.OPEN.name} and "
+        f"{catalogue.RESOLVED.name} as OpenMetrics, for 'promtool tsdb create-blocks-from openmetrics'. "
+        "Credentials come from SODA_API_KEY_ID / SODA_API_KEY_SECRET or the *-file flags.",
     )
     parser.add_argument("--from", dest="first", required=True, metavar="DATE", help="First date, YYYY-MM-DD.")
     parser.add_argument("--to", dest="last", required=True, metavar="DATE", help="Last date, included.")
