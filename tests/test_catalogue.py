@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Everything that builds families, writes them or queries them: each takes names and HELP from the catalogue.
 FED = [
     "exporter/exposition/collector.py",
+    "exporter/exposition/writer.py",
     "exporter/exposition/metrics.py",
     "exporter/web/server.py",
     "exporter/actions/webhook.py",
