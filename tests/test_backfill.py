@@ -220,10 +220,10 @@ def test_step_repeats_each_value_through_its_day_but_not_past_until() -> None:
     start = midnight_utc(D1)
     assert stamps == [start + h * 3600 for h in (0, 6, 12, 18, 24)]
     assert "".join(render_openmetrics([])) == (
-        "# HELP soda_incidents_open Open incidents by dataset, severity and status (zero-filled), "
-        "backfilled per report date.\n# TYPE soda_incidents_open gauge\n"
+        "# HELP soda_incidents_open Open incidents by dataset, severity and status (zero-filled). "
+        "Backfilled per report date.\n# TYPE soda_incidents_open gauge\n"
         "# HELP soda_incidents_resolved Incidents resolved inside the resolved window, by dataset and "
-        "severity, backfilled per report date.\n# TYPE soda_incidents_resolved gauge\n# EOF\n"
+        "severity. Backfilled per report date.\n# TYPE soda_incidents_resolved gauge\n# EOF\n"
     )
 
 

@@ -18,6 +18,12 @@ from typing import Any
 import yaml
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+if str(ROOT) not in sys.path:  # the metric names come from the package, installed or not
+    sys.path.insert(0, str(ROOT))
+
+from exporter.exposition import catalogue  # noqa: E402
+
 RULES_FILE = HERE / "soda-incidents.rules.yml"
 ACTIONS_FILE = HERE / "soda-incidents-actions.rules.yml"
 
@@ -27,7 +33,7 @@ RUNBOOK_URL_BASE = "https://github.com/soda-incidents-exporter/soda-incidents-ex
 # Recording rule names shared with the Grafana dashboards.
 OPEN_AGE_RECORD = "soda:incident_open_age_seconds"
 RESOLUTION_QUANTILE_RECORD = "soda:incident_resolution_duration_seconds:histogram_quantile"
-RESOLUTION_SEVERITY_QUANTILE_RECORD = "severity:soda_incident_resolution_duration_seconds:histogram_quantile"
+RESOLUTION_SEVERITY_QUANTILE_RECORD = f"severity:{catalogue.RESOLUTION_DURATION.name}:histogram_quantile"
 
 # Labels every aggregation keeps: target identity plus the optional multi-organisation label.
 TARGET_LABELS = "job, instance, organization"
@@ -112,20 +118,20 @@ def alert(
 
 
 OPEN_AGE_EXPR = (
-    "soda_incident_info{selector}\n"
+    f"{catalogue.INCIDENT_INFO.name}{{selector}}\n"
     f"  * on ({TARGET_LABELS}, incident_id) group_left ()\n"
-    "  (time() - soda_incident_created_timestamp_seconds)\n"
+    f"  (time() - {catalogue.INCIDENT_CREATED.name})\n"
 )
 
 
 # One soda_dataset_info series per dataset even while two exist (an owner or name change seen without a
 # staleness marker, e.g. through remote storage): the one with the newest sample wins, so the join below
 # never fails with "many-to-many matching". A dataset listed without a name gets its id as the name.
-_NEWEST_INFO = f"topk by ({DATASET_KEY}) (1, timestamp(soda_dataset_info))"
+_NEWEST_INFO = f"topk by ({DATASET_KEY}) (1, timestamp({catalogue.DATASET_INFO.name}))"
 DATASET_INFO_EXPR = (
     f"group by ({DATASET_KEY}, {DATASET_LABELS}) (\n"
     f'  label_replace({_NEWEST_INFO}, "dataset_name", "$1", "dataset_id", "(.+)")\n'
-    f'    unless on ({DATASET_KEY}) soda_dataset_info{{dataset_name!=""}}\n'
+    f'    unless on ({DATASET_KEY}) {catalogue.DATASET_INFO.name}{{dataset_name!=""}}\n'
     f"  or on ({DATASET_KEY})\n"
     f"  {_NEWEST_INFO}\n"
     ")"
@@ -170,7 +176,7 @@ def recording_rules() -> list[dict[str, Any]]:
         for quantile in ("0.5", "0.9"):
             expr = (
                 f"histogram_quantile({quantile},\n"
-                f"  sum by ({TARGET_LABELS}, {by}le) (soda_incident_resolution_duration_seconds_bucket)\n"
+                f"  sum by ({TARGET_LABELS}, {by}le) ({catalogue.RESOLUTION_DURATION.name}_bucket)\n"
                 ")\n"
             )
             rules.append({"record": record, "expr": expr, "labels": {"quantile": quantile}})
@@ -183,8 +189,8 @@ def alerting_rules(t: Mapping[str, Any]) -> list[dict[str, Any]]:
     stale = human_seconds(t["reporting_stale_seconds"])
     unattended = human_seconds(t["unattended_seconds"])
     window = t["rising_window"]
-    current = f"sum by ({TARGET_LABELS}) (soda_incidents_open)"
-    previous = f"sum by ({TARGET_LABELS}) (soda_incidents_open offset {window})"
+    current = f"sum by ({TARGET_LABELS}) ({catalogue.OPEN.name})"
+    previous = f"sum by ({TARGET_LABELS}) ({catalogue.OPEN.name} offset {window})"
     return [
         alert(
             t,
@@ -201,18 +207,18 @@ def alerting_rules(t: Mapping[str, Any]) -> list[dict[str, Any]]:
         alert(
             t,
             "SodaExporterPollFailing",
-            "soda_up == 0\n",
+            f"{catalogue.UP.name} == 0\n",
             t["poll_failing_for"],
             "warning",
             "The Soda incidents exporter cannot poll Soda Cloud.",
             "Exporter {{ $labels.instance }} has failed every poll of Soda Cloud for "
             f"{t['poll_failing_for']}; its incident metrics are stale. "
-            "See soda_exporter_poll_failures_total by reason.",
+            f"See {catalogue.POLL_FAILURES.name} by reason.",
         ),
         alert(
             t,
             "SodaReportingDataStale",
-            f"time() - soda_reporting_last_etl_refresh_timestamp_seconds > {t['reporting_stale_seconds']}\n",
+            f"time() - {catalogue.LAST_ETL_REFRESH.name} > {t['reporting_stale_seconds']}\n",
             t["reporting_stale_for"],
             "warning",
             "Soda Cloud reporting data is stale.",
@@ -222,7 +228,7 @@ def alerting_rules(t: Mapping[str, Any]) -> list[dict[str, Any]]:
         alert(
             t,
             "SodaCriticalIncidentOpen",
-            with_dataset_labels(f'sum by ({DATASET_KEY}) (soda_incidents_open{{severity="critical"}}) > 0'),
+            with_dataset_labels(f'sum by ({DATASET_KEY}) ({catalogue.OPEN.name}{{severity="critical"}}) > 0'),
             t["critical_incident_for"],
             "critical",
             "A critical Soda incident is open on dataset {{ $labels.dataset_name }}.",

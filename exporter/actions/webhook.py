@@ -17,6 +17,7 @@ from exporter.actions.payload import ACTION_LABEL, INCIDENT_LABEL, parse_payload
 from exporter.actions.queue import Job, QueueFull, RecentUpdates, UpdateQueue
 from exporter.actions.rules import remaining_changes
 from exporter.config.webhook import WebhookSettings
+from exporter.exposition import catalogue
 from exporter.exposition.state import ExporterState
 from exporter.soda.cloud import CloudClient, IncidentUpdate, SodaError
 from exporter.web.messages import Request, Response, text
@@ -60,17 +61,10 @@ class WebhookReceiver:
         self.targets = list(targets)
         self.queue = UpdateQueue(settings.queue_size)
         self.recent = RecentUpdates()
-        self.updates = Counter(
-            "soda_exporter_incident_updates",
-            "Incident updates asked for through the Alertmanager webhook, by action and result.",
-            ["action", "result"],
-            registry=registry,
-        )
-        self.queue_length = Gauge(
-            "soda_exporter_incident_update_queue_length",
-            "Incident updates accepted by the webhook and not yet sent.",
-            registry=registry,
-        )
+        spec = catalogue.INCIDENT_UPDATES
+        self.updates = Counter(spec.base, spec.help, spec.label_names(), registry=registry)
+        spec = catalogue.UPDATE_QUEUE_LENGTH
+        self.queue_length = Gauge(spec.base, spec.help, spec.label_names(), registry=registry)
         self.queue_length.set_function(lambda: len(self.queue))
         for action in settings.actions:
             self.updates.labels(action, "updated")

@@ -14,6 +14,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
+from exporter.exposition import catalogue
+from exporter.exposition.catalogue import MetricSpec
 from exporter.incidents.fold import UNKNOWN_DATASET, mostly_unusable
 from exporter.incidents.snapshot import midnight_utc, normalize
 from exporter.incidents.snapshot import zero_filled as snapshot_zero_filled
@@ -22,10 +24,6 @@ from exporter.incidents.timestamps import parse_timestamp, report_day
 DAY_SECONDS = 86400.0
 # The Reporting API defaults a query to the last 31 days; longer ranges are queried in such chunks.
 MAX_CHUNK_DAYS = 31
-OPEN_HELP = "Open incidents by dataset, severity and status (zero-filled), backfilled per report date."
-RESOLVED_HELP = (
-    "Incidents resolved inside the resolved window, by dataset and severity, backfilled per report date."
-)
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
@@ -209,14 +207,15 @@ def _label_text(names: Sequence[str], values: Sequence[str]) -> str:
 
 
 def _family(
-    name: str,
-    help_text: str,
-    names: Sequence[str],
+    spec: MetricSpec,
+    const_names: Sequence[str],
     points: Mapping[tuple[str, ...], list[tuple[float, int]]],
     step: float,
     until: float | None,
 ) -> Iterator[str]:
-    yield f"# HELP {name} {help_text}\n# TYPE {name} gauge\n"
+    name = spec.name
+    names = spec.label_names(const_names)
+    yield f"# HELP {name} {spec.backfill_help}\n# TYPE {name} {spec.type}\n"
     for labels in sorted(points):
         prefix = f"{name}{{{_label_text(names, labels)}}} "
         lines = []
@@ -268,20 +267,6 @@ def render_labelled(
             for key2, value in counts.resolved.items():
                 resolved_points.setdefault(const_values + key2, []).append((at, value))
     step = float(int(step_seconds))
-    yield from _family(
-        "soda_incidents_open",
-        OPEN_HELP,
-        [*const_names, "dataset_id", "severity", "status"],
-        open_points,
-        step,
-        until,
-    )
-    yield from _family(
-        "soda_incidents_resolved",
-        RESOLVED_HELP,
-        [*const_names, "dataset_id", "severity"],
-        resolved_points,
-        step,
-        until,
-    )
+    yield from _family(catalogue.OPEN, const_names, open_points, step, until)
+    yield from _family(catalogue.RESOLVED, const_names, resolved_points, step, until)
     yield "# EOF\n"

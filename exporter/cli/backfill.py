@@ -16,6 +16,7 @@ from exporter.config.durations import parse_duration
 from exporter.config.flags import FLAGS, Flag
 from exporter.config.organizations import REGIONS, OrganizationsFileError, load_organizations
 from exporter.config.settings import ConfigError, credentials_from
+from exporter.exposition import catalogue
 from exporter.logs import add_secret_source, configure_logging
 from exporter.soda.credentials import CredentialSource
 from exporter.soda.reporting import ReportingClient
@@ -34,9 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog=PROG,
         allow_abbrev=False,
-        description="Write one sample per report date of soda_incidents_open and soda_incidents_resolved "
-        "as OpenMetrics, for 'promtool tsdb create-blocks-from openmetrics'. Credentials come from "
-        "SODA_API_KEY_ID / SODA_API_KEY_SECRET or the *-file flags.",
+        description=f"Write one sample per report date of {catalogue.OPEN.name} and "
+        f"{catalogue.RESOLVED.name} as OpenMetrics, for 'promtool tsdb create-blocks-from openmetrics'. "
+        "Credentials come from SODA_API_KEY_ID / SODA_API_KEY_SECRET or the *-file flags.",
     )
     parser.add_argument("--from", dest="first", required=True, metavar="DATE", help="First date, YYYY-MM-DD.")
     parser.add_argument("--to", dest="last", required=True, metavar="DATE", help="Last date, included.")
@@ -68,7 +69,7 @@ def _day(flag: str, text: str) -> date:
 
 
 def _labels(items: Sequence[str], organization: str | None) -> tuple[tuple[str, str], ...]:
-    reserved = {"dataset_id", "severity", "status", "organization"}
+    reserved = {*catalogue.OPEN.labels, *catalogue.RESOLVED.labels, "organization"}
     labels = [("organization", organization)] if organization else []
     given: dict[str, str] = {}
     for item in items:

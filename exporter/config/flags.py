@@ -9,6 +9,7 @@ from typing import Any
 
 from exporter.config.durations import format_duration, parse_duration
 from exporter.config.organizations import REGIONS
+from exporter.exposition import catalogue
 from exporter.incidents.snapshot import DEFAULT_AGE_BUCKETS
 from exporter.incidents.teams import DEFAULT_TEAM_FROM, parse_team_from
 
@@ -210,15 +211,15 @@ FLAGS: tuple[Flag, ...] = (
     Flag(
         "--datasets.team-from",
         DEFAULT_TEAM_FROM,
-        "Where soda_dataset_info's team label comes from: attribute:NAME or tag:PREFIX (a PREFIX:team tag), "
-        "comma-separated and tried in order, or none.",
+        f"Where {catalogue.DATASET_INFO.name}'s team label comes from: attribute:NAME or tag:PREFIX "
+        "(a PREFIX:team tag), comma-separated and tried in order, or none.",
         parse_team_from,
     ),
     Flag("--resolved.window", "30d", "Window of resolved incidents counted.", _positive_duration),
     Flag(
         "--incident-info.limit",
         "500",
-        "Cap on soda_incident_info series (0 turns it off).",
+        f"Cap on {catalogue.INCIDENT_INFO.name} series (0 turns it off).",
         _non_negative_int,
     ),
     Flag(

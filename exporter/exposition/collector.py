@@ -1,4 +1,7 @@
-"""The incident families of published snapshots: a custom Collector, and their once-per-cycle rendering."""
+"""The incident families of published snapshots: a custom Collector, and their once-per-cycle rendering.
+
+Both take every family's name, type, HELP and labels from the catalogue, so they cannot drift apart.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +13,12 @@ from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from exporter.exposition.writer import GAUGE, GAUGE_HISTOGRAM, INFO, Families
+from exporter.exposition import catalogue
+from exporter.exposition.catalogue import MetricSpec
+from exporter.exposition.writer import Families, Family
 from exporter.incidents.fold import DatasetInfo
 from exporter.incidents.snapshot import BucketCounts, OpenIncident, Snapshot, midnight_utc
 
-CACHED = "Cached from the last successful poll of the Soda Cloud Reporting API."
 OM_EOF = b"# EOF\n"
 
 
@@ -27,44 +31,21 @@ class LabelledSnapshot:
     datasets: tuple[DatasetInfo, ...] = ()
 
 
-# (name, help) of each family, shared by the collector and the renderer so they cannot drift apart.
-OPEN = ("soda_incidents_open", "Open incidents by dataset, severity and status (zero-filled).")
-RESOLVED = (
-    "soda_incidents_resolved",
-    "Incidents resolved inside the resolved window, by dataset and severity.",
-)
-AGE = ("soda_incident_open_age_seconds", "Age of open incidents (now - created_at), by severity.")
-DURATION = (
-    "soda_incident_resolution_duration_seconds",
-    "Time from creation to resolution of incidents resolved inside the window.",
-)
-INFO_F = ("soda_incident", "One series per open incident, newest first, capped by --incident-info.limit.")
-CREATED = (
-    "soda_incident_created_timestamp_seconds",
-    "Creation time of the incidents shown by soda_incident_info.",
-)
-TRUNCATED = ("soda_incident_info_truncated", "Open incidents left out of soda_incident_info by the cap.")
-REPORT = (
-    "soda_reporting_report_date_timestamp_seconds",
-    "Latest report date present in the data (midnight UTC).",
-)
-ETL = (
-    "soda_reporting_last_etl_refresh_timestamp_seconds",
-    "When Soda last refreshed the Reporting API data.",
-)
-DATASET = ("soda_dataset", "Names, data source, owner and team of each dataset, from /coverage/datasets.")
+def _family_labels(spec: MetricSpec, const: Sequence[str]) -> list[str]:
+    # An info family's own labels are the keys of each sample's dict, so only the constant ones go here.
+    return list(const) if spec.type == "info" else spec.label_names(const)
 
 
-def _gauge(family: tuple[str, str], labels: Sequence[str]) -> GaugeMetricFamily:
-    return GaugeMetricFamily(family[0], f"{family[1]} {CACHED}", labels=list(labels))
+def _gauge(spec: MetricSpec, const: Sequence[str]) -> GaugeMetricFamily:
+    return GaugeMetricFamily(spec.name, spec.served_help, labels=_family_labels(spec, const))
 
 
-def _histogram(family: tuple[str, str], labels: Sequence[str]) -> GaugeHistogramMetricFamily:
-    return GaugeHistogramMetricFamily(family[0], f"{family[1]} {CACHED}", labels=list(labels))
+def _gauge_histogram(spec: MetricSpec, const: Sequence[str]) -> GaugeHistogramMetricFamily:
+    return GaugeHistogramMetricFamily(spec.name, spec.served_help, labels=_family_labels(spec, const))
 
 
-def _info(family: tuple[str, str], labels: Sequence[str]) -> InfoMetricFamily:
-    return InfoMetricFamily(family[0], f"{family[1]} {CACHED}", labels=list(labels))
+def _info(spec: MetricSpec, const: Sequence[str]) -> InfoMetricFamily:
+    return InfoMetricFamily(spec.base, spec.served_help, labels=_family_labels(spec, const))
 
 
 def _buckets(hist: BucketCounts) -> list[tuple[str, float]]:
@@ -72,26 +53,21 @@ def _buckets(hist: BucketCounts) -> list[tuple[str, float]]:
 
 
 def _dataset_labels(ds: DatasetInfo) -> dict[str, str]:
-    return {
-        "dataset_id": ds.dataset_id,
-        "dataset_name": ds.dataset_name,
-        "dataset_label": ds.dataset_label,
-        "datasource_name": ds.datasource_name,
-        "owner_email": ds.owner_email,
-        "team": ds.team,
-    }
+    values = (ds.dataset_id, ds.dataset_name, ds.dataset_label, ds.datasource_name, ds.owner_email, ds.team)
+    return dict(zip(catalogue.DATASET_INFO.labels, values, strict=True))
 
 
 def _incident_labels(inc: OpenIncident) -> dict[str, str]:
-    return {
-        "incident_id": inc.incident_id,
-        "title": inc.title,
-        "dataset_id": inc.dataset_id,
-        "check_name": inc.check_name,
-        "severity": inc.severity,
-        "status": inc.status,
-        "lead_email": inc.lead_email,
-    }
+    values = (
+        inc.incident_id,
+        inc.title,
+        inc.dataset_id,
+        inc.check_name,
+        inc.severity,
+        inc.status,
+        inc.lead_email,
+    )
+    return dict(zip(catalogue.INCIDENT_INFO.labels, values, strict=True))
 
 
 class SnapshotCollector(Collector):
@@ -110,16 +86,16 @@ class SnapshotCollector(Collector):
         if not items:
             return
         const = [name for name, _ in items[0].labels]
-        open_f = _gauge(OPEN, [*const, "dataset_id", "severity", "status"])
-        resolved_f = _gauge(RESOLVED, [*const, "dataset_id", "severity"])
-        age_f = _histogram(AGE, [*const, "severity"])
-        duration_f = _histogram(DURATION, [*const, "severity"])
-        info_f = _info(INFO_F, const)
-        created_f = _gauge(CREATED, [*const, "incident_id"])
-        truncated_f = _gauge(TRUNCATED, const)
-        report_f = _gauge(REPORT, const)
-        etl_f = _gauge(ETL, const)
-        dataset_f = _info(DATASET, const)
+        open_f = _gauge(catalogue.OPEN, const)
+        resolved_f = _gauge(catalogue.RESOLVED, const)
+        age_f = _gauge_histogram(catalogue.OPEN_AGE, const)
+        duration_f = _gauge_histogram(catalogue.RESOLUTION_DURATION, const)
+        info_f = _info(catalogue.INCIDENT_INFO, const)
+        created_f = _gauge(catalogue.INCIDENT_CREATED, const)
+        truncated_f = _gauge(catalogue.INFO_TRUNCATED, const)
+        report_f = _gauge(catalogue.REPORT_DATE, const)
+        etl_f = _gauge(catalogue.LAST_ETL_REFRESH, const)
+        dataset_f = _info(catalogue.DATASET_INFO, const)
         for item in items:
             c = [value for _, value in item.labels]
             for ds in item.datasets:
@@ -200,20 +176,23 @@ def render_snapshots(items: Sequence[LabelledSnapshot]) -> Exposition:
     return Exposition(families.text_gzip(GZIP_LEVEL), families.openmetrics_gzip(GZIP_LEVEL))
 
 
+def _new(families: Families, spec: MetricSpec, const: Sequence[str]) -> Family:
+    return families.new(spec.base, spec.type, spec.served_help, _family_labels(spec, const))
+
+
 def _add_families(families: Families, items: Sequence[LabelledSnapshot]) -> None:
     """The families of SnapshotCollector.collect, in its order, with the same samples in the same order."""
     const = [name for name, _ in items[0].labels]
-    new = families.new
-    open_f = new(OPEN[0], GAUGE, f"{OPEN[1]} {CACHED}", [*const, "dataset_id", "severity", "status"])
-    resolved_f = new(RESOLVED[0], GAUGE, f"{RESOLVED[1]} {CACHED}", [*const, "dataset_id", "severity"])
-    age_f = new(AGE[0], GAUGE_HISTOGRAM, f"{AGE[1]} {CACHED}", [*const, "severity"])
-    duration_f = new(DURATION[0], GAUGE_HISTOGRAM, f"{DURATION[1]} {CACHED}", [*const, "severity"])
-    info_f = new(INFO_F[0], INFO, f"{INFO_F[1]} {CACHED}", const)
-    created_f = new(CREATED[0], GAUGE, f"{CREATED[1]} {CACHED}", [*const, "incident_id"])
-    truncated_f = new(TRUNCATED[0], GAUGE, f"{TRUNCATED[1]} {CACHED}", const)
-    report_f = new(REPORT[0], GAUGE, f"{REPORT[1]} {CACHED}", const)
-    etl_f = new(ETL[0], GAUGE, f"{ETL[1]} {CACHED}", const)
-    dataset_f = new(DATASET[0], INFO, f"{DATASET[1]} {CACHED}", const)
+    open_f = _new(families, catalogue.OPEN, const)
+    resolved_f = _new(families, catalogue.RESOLVED, const)
+    age_f = _new(families, catalogue.OPEN_AGE, const)
+    duration_f = _new(families, catalogue.RESOLUTION_DURATION, const)
+    info_f = _new(families, catalogue.INCIDENT_INFO, const)
+    created_f = _new(families, catalogue.INCIDENT_CREATED, const)
+    truncated_f = _new(families, catalogue.INFO_TRUNCATED, const)
+    report_f = _new(families, catalogue.REPORT_DATE, const)
+    etl_f = _new(families, catalogue.LAST_ETL_REFRESH, const)
+    dataset_f = _new(families, catalogue.DATASET_INFO, const)
     for item in items:
         c = [value for _, value in item.labels]
         for ds in item.datasets:

@@ -18,6 +18,8 @@ from prometheus_client import (
 from prometheus_client.metrics_core import Metric
 
 from exporter import __version__
+from exporter.exposition import catalogue
+from exporter.exposition.catalogue import MetricSpec
 from exporter.incidents.domain import SKIP_REASONS
 from exporter.soda.errors import FAILURE_REASONS
 
@@ -53,6 +55,16 @@ def labelled(metric: MetricT, values: Sequence[str]) -> MetricT:
     return metric.labels(*values) if values else metric
 
 
+def _counter(spec: MetricSpec, const: Sequence[str], registry: CollectorRegistry) -> Counter:
+    """A counter as the catalogue describes it."""
+    return Counter(spec.base, spec.help, spec.label_names(const), registry=registry)
+
+
+def _gauge(spec: MetricSpec, const: Sequence[str], registry: CollectorRegistry) -> Gauge:
+    """A gauge as the catalogue describes it."""
+    return Gauge(spec.base, spec.help, spec.label_names(const), registry=registry)
+
+
 POLL_DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
 
 
@@ -66,70 +78,26 @@ class ExporterMetrics:
         names = list(const_label_names)
         self.label_names = tuple(names)
         reg = self.registry
-        self.up = Gauge(
-            "soda_up", "1 when the last poll cycle of Soda Cloud succeeded, else 0.", names, registry=reg
-        )
-        self.last_success = Gauge(
-            "soda_exporter_last_success_timestamp_seconds",
-            "When the last successful poll cycle finished.",
-            names,
-            registry=reg,
-        )
+        self.up = _gauge(catalogue.UP, names, reg)
+        self.last_success = _gauge(catalogue.LAST_SUCCESS, names, reg)
+        spec = catalogue.POLL_DURATION
         self.poll_duration = Histogram(
-            "soda_exporter_poll_duration_seconds",
-            "Wall time of poll cycles, successful or not.",
-            names,
-            buckets=POLL_DURATION_BUCKETS,
-            registry=reg,
+            spec.base, spec.help, spec.label_names(names), buckets=POLL_DURATION_BUCKETS, registry=reg
         )
-        self.polls = Counter("soda_exporter_polls", "Poll cycles started.", names, registry=reg)
-        self.poll_failures = Counter(
-            "soda_exporter_poll_failures",
-            "Poll cycles that failed, by reason.",
-            [*names, "reason"],
-            registry=reg,
-        )
-        self.api_requests = Counter(
-            "soda_exporter_api_requests",
-            "HTTP requests made to Soda Cloud, by endpoint and status code (retries included).",
-            [*names, "endpoint", "code"],
-            registry=reg,
-        )
-        self.rows_skipped = Counter(
-            "soda_exporter_rows_skipped",
-            "Reporting API rows skipped because a field was unusable, by reason.",
-            [*names, "reason"],
-            registry=reg,
-        )
-        self.dataset_failures = Counter(
-            "soda_exporter_dataset_refresh_failures",
-            "Failed refreshes of dataset names (incident metrics are not affected), by reason.",
-            [*names, "reason"],
-            registry=reg,
-        )
-        self.polls_skipped = Counter(
-            "soda_exporter_polls_skipped",
-            "Incident pulls saved because Soda's ETL had not refreshed since the last one.",
-            names,
-            registry=reg,
-        )
-        self.web_auth_failures = Counter(
-            "soda_exporter_web_auth_failures",
-            "Requests and client certificates the --web.config.file refused, by reason.",
-            ["reason"],
-            registry=reg,
-        )
+        self.polls = _counter(catalogue.POLLS, names, reg)
+        self.poll_failures = _counter(catalogue.POLL_FAILURES, names, reg)
+        self.api_requests = _counter(catalogue.API_REQUESTS, names, reg)
+        self.rows_skipped = _counter(catalogue.ROWS_SKIPPED, names, reg)
+        self.dataset_failures = _counter(catalogue.DATASET_REFRESH_FAILURES, names, reg)
+        self.polls_skipped = _counter(catalogue.POLLS_SKIPPED, names, reg)
+        self.web_auth_failures = _counter(catalogue.WEB_AUTH_FAILURES, names, reg)
         for reason in WEB_AUTH_FAILURE_REASONS:
             self.web_auth_failures.labels(reason)
-        self.web_config_reload_ok = Gauge(
-            "soda_exporter_web_config_last_reload_successful",
-            "1 when the last (re)load of --web.config.file succeeded or none is used, 0 when the file in "
-            "force is an older good version.",
-            registry=reg,
-        )
+        self.web_config_reload_ok = _gauge(catalogue.WEB_CONFIG_RELOAD_OK, names, reg)
         self.web_config_reload_ok.set(1)
-        Info("soda_exporter_build", "Version of the exporter and of Python.", registry=reg).info(
-            {"version": __version__, "python_version": platform.python_version()}
+        build = catalogue.BUILD_INFO
+        Info(build.base, build.help, registry=reg).info(
+            dict(zip(build.labels, (__version__, platform.python_version()), strict=True))
         )
 
     def init_organization(self, values: Sequence[str]) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 from prometheus_client import CollectorRegistry, Counter
 
+from exporter.exposition import catalogue
 from exporter.web.accept import ACCEPT_FAILURE_REASONS, Acceptor
 from exporter.web.door import FrontDoor, OpenDoor
 from exporter.web.http1 import HttpConnection
@@ -109,12 +110,8 @@ class WebServer:
         self.addresses: list[tuple[str, int]] = [
             (str(sock.getsockname()[0]), int(sock.getsockname()[1])) for sock in self._sockets
         ]
-        self.accept_failures = Counter(
-            "soda_exporter_http_accept_failures",
-            "Connections the HTTP server could not accept, by reason (e.g. out of file descriptors).",
-            ["reason"],
-            registry=registry,
-        )
+        spec = catalogue.HTTP_ACCEPT_FAILURES
+        self.accept_failures = Counter(spec.base, spec.help, spec.label_names(), registry=registry)
         for reason in sorted({*ACCEPT_FAILURE_REASONS.values(), "other"}):
             self.accept_failures.labels(reason)
         self._loops = [_Loop(n, Shared(self.routes, self.door, self.limits)) for n in range(max(1, loops))]

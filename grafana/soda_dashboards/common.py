@@ -12,6 +12,8 @@ from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
+from exporter.exposition import catalogue
+
 DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 TAGS = ["soda", "soda-incidents-exporter"]
 
@@ -33,7 +35,7 @@ OWNERSHIP = 'team=~"$team", owner_email=~"$owner"'
 # Recording rules of deploy/prometheus/soda-incidents.rules.yml used by the dashboards.
 OPEN_AGE_RECORD = "soda:incident_open_age_seconds"
 RESOLUTION_QUANTILE_RECORD = "soda:incident_resolution_duration_seconds:histogram_quantile"
-RESOLUTION_SEVERITY_QUANTILE_RECORD = "severity:soda_incident_resolution_duration_seconds:histogram_quantile"
+RESOLUTION_SEVERITY_QUANTILE_RECORD = f"severity:{catalogue.RESOLUTION_DURATION.name}:histogram_quantile"
 
 # Age and duration buckets of the exporter's gauge histograms, named as the ranges they count.
 BUCKET_NAMES = {
@@ -62,7 +64,7 @@ def dataset_names(ids: str) -> str:
     an empty name) gets its id as dataset_name, so joining on these never drops a series.
     """
     return (
-        f'max by ({DATASET_KEY}, dataset_name) (soda_dataset_info{{{TARGET}, dataset_name!=""}})'
+        f'max by ({DATASET_KEY}, dataset_name) ({catalogue.DATASET_INFO.name}{{{TARGET}, dataset_name!=""}})'
         f" or on ({DATASET_KEY}) "
         f'label_replace(group by ({DATASET_KEY}) ({ids}), "dataset_name", "$1", "dataset_id", "(.+)")'
     )
@@ -75,9 +77,9 @@ def of_owners(selector: str) -> str:
     and owner selections include the empty value (All does). Use it inside parentheses.
     """
     return (
-        f"{selector} and on ({DATASET_KEY}) soda_dataset_info{{{TARGET}, {OWNERSHIP}}}"
-        f" or {selector} unless on ({DATASET_KEY}) soda_dataset_info{{{TARGET}}}"
-        f" and on () group(soda_up{{{TARGET}, {OWNERSHIP}}})"
+        f"{selector} and on ({DATASET_KEY}) {catalogue.DATASET_INFO.name}{{{TARGET}, {OWNERSHIP}}}"
+        f" or {selector} unless on ({DATASET_KEY}) {catalogue.DATASET_INFO.name}{{{TARGET}}}"
+        f" and on () group({catalogue.UP.name}{{{TARGET}, {OWNERSHIP}}})"
     )
 
 
@@ -92,7 +94,7 @@ def ownership(label: str, ids: str) -> str:
     The newest soda_dataset_info series of a dataset wins, so a brief overlap after an owner change
     never makes a join fail; a dataset without one, or with the label empty, gets "none".
     """
-    newest = f"topk by ({DATASET_KEY}) (1, timestamp(soda_dataset_info{{{TARGET}}}))"
+    newest = f"topk by ({DATASET_KEY}) (1, timestamp({catalogue.DATASET_INFO.name}{{{TARGET}}}))"
     return (
         f"label_replace(group by ({DATASET_KEY}, {label}) ({newest})"
         f" or on ({DATASET_KEY}) group by ({DATASET_KEY}) ({ids}),"
@@ -259,12 +261,14 @@ def target_variables() -> list[Any]:
     """The data source, job, instance and organisation variables that both dashboards have."""
     return [
         datasource_variable(),
-        label_variable("job", "Job", "label_values(soda_exporter_build_info, job)"),
+        label_variable("job", "Job", f"label_values({catalogue.BUILD_INFO.name}, job)"),
         label_variable(
-            "instance", "Instance", 'label_values(soda_exporter_build_info{job=~"$job"}, instance)'
+            "instance", "Instance", f'label_values({catalogue.BUILD_INFO.name}{{job=~"$job"}}, instance)'
         ),
         # Lists nothing for single-organisation exporters; All (.*) then matches their unlabelled series.
-        label_variable("organization", "Organisation", f"label_values(soda_up{{{PROCESS}}}, organization)"),
+        label_variable(
+            "organization", "Organisation", f"label_values({catalogue.UP.name}{{{PROCESS}}}, organization)"
+        ),
     ]
 
 

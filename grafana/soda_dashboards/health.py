@@ -6,6 +6,7 @@ from typing import Any
 
 from grafana_foundation_sdk.models import common as cm
 
+from exporter.exposition import catalogue
 from soda_dashboards.common import (
     PROCESS,
     TARGET,
@@ -35,9 +36,9 @@ def status_row(board: Board) -> None:
     board.row("Status")
     up = stat_panel(
         "Soda Cloud polling",
-        "soda_up: whether the exporter's last poll cycle of Soda Cloud succeeded.",
+        f"{catalogue.UP.name}: whether the exporter's last poll cycle of Soda Cloud succeeded.",
         "none",
-        query(f"min(soda_up{{{TARGET}}})", instant=True),
+        query(f"min({catalogue.UP.name}{{{TARGET}}})", instant=True),
         UP_STEPS,
     ).mappings(value_map(POLL_MAP))
     target = stat_panel(
@@ -54,14 +55,14 @@ def status_row(board: Board) -> None:
             "Time since last successful poll",
             "Time since the exporter last finished a successful poll cycle.",
             "s",
-            query(f"max(time() - soda_exporter_last_success_timestamp_seconds{{{TARGET}}})", instant=True),
+            query(f"max(time() - {catalogue.LAST_SUCCESS.name}{{{TARGET}}})", instant=True),
             thresholds((None, "green"), (900, "orange"), (3600, "red")),
         ),
         stat_panel(
             "Poll failures (1h)",
             "Failed poll cycles over the last hour, all reasons.",
             "short",
-            query(f"sum(increase(soda_exporter_poll_failures_total{{{TARGET}}}[1h]))", instant=True),
+            query(f"sum(increase({catalogue.POLL_FAILURES.name}{{{TARGET}}}[1h]))", instant=True),
             thresholds((None, "green"), (1, "orange")),
         ),
         stat_panel(
@@ -73,9 +74,11 @@ def status_row(board: Board) -> None:
         ),
         stat_panel(
             "Exporter version",
-            "Version of the exporter (soda_exporter_build_info).",
+            f"Version of the exporter ({catalogue.BUILD_INFO.name}).",
             "none",
-            query(f"max by (version) (soda_exporter_build_info{{{PROCESS}}})", "{{version}}", instant=True),
+            query(
+                f"max by (version) ({catalogue.BUILD_INFO.name}{{{PROCESS}}})", "{{version}}", instant=True
+            ),
             text_mode=cm.BigValueTextMode.NAME,
         ),
     ]
@@ -89,12 +92,12 @@ def polling_row(board: Board) -> None:
     board.add(
         timeseries_panel(
             "Polling and scrape status",
-            "soda_up (last poll cycle succeeded) per instance and organisation, "
+            f"{catalogue.UP.name} (last poll cycle succeeded) per instance and organisation, "
             "and up (last scrape succeeded) per instance.",
             "none",
             [
                 query(
-                    f"min by (instance, organization) (soda_up{{{TARGET}}})",
+                    f"min by (instance, organization) ({catalogue.UP.name}{{{TARGET}}})",
                     "polling {{instance}} {{organization}}",
                     ref="A",
                 ),
@@ -115,15 +118,15 @@ def polling_row(board: Board) -> None:
                 *(
                     query(
                         f"histogram_quantile({q}, sum by (le) "
-                        f"(rate(soda_exporter_poll_duration_seconds_bucket{{{TARGET}}}[{RATE}])))",
+                        f"(rate({catalogue.POLL_DURATION.name}_bucket{{{TARGET}}}[{RATE}])))",
                         f"p{p}",
                         ref=r,
                     )
                     for q, p, r in (("0.5", "50", "A"), ("0.9", "90", "B"))
                 ),
                 query(
-                    f"sum(rate(soda_exporter_poll_duration_seconds_sum{{{TARGET}}}[{RATE}]))\n"
-                    f"/ sum(rate(soda_exporter_poll_duration_seconds_count{{{TARGET}}}[{RATE}]))",
+                    f"sum(rate({catalogue.POLL_DURATION.name}_sum{{{TARGET}}}[{RATE}]))\n"
+                    f"/ sum(rate({catalogue.POLL_DURATION.name}_count{{{TARGET}}}[{RATE}]))",
                     "mean",
                     ref="C",
                 ),
@@ -139,7 +142,7 @@ def polling_row(board: Board) -> None:
             "short",
             [
                 query(
-                    f"sum by (reason) (increase(soda_exporter_poll_failures_total{{{TARGET}}}[{RATE}]))",
+                    f"sum by (reason) (increase({catalogue.POLL_FAILURES.name}{{{TARGET}}}[{RATE}]))",
                     "{{reason}}",
                 )
             ],
@@ -156,7 +159,7 @@ def polling_row(board: Board) -> None:
             "reqps",
             [
                 query(
-                    f"sum by (endpoint, code) (rate(soda_exporter_api_requests_total{{{TARGET}}}[{RATE}]))",
+                    f"sum by (endpoint, code) (rate({catalogue.API_REQUESTS.name}{{{TARGET}}}[{RATE}]))",
                     "{{endpoint}} {{code}}",
                 )
             ],
@@ -171,9 +174,9 @@ def polling_row(board: Board) -> None:
             "Poll cycles started, and those skipped because Soda's ETL had not refreshed, per minute.",
             "opm",
             [
-                query(f"sum(rate(soda_exporter_polls_total{{{TARGET}}}[{RATE}])) * 60", "started", ref="A"),
+                query(f"sum(rate({catalogue.POLLS.name}{{{TARGET}}}[{RATE}])) * 60", "started", ref="A"),
                 query(
-                    f"sum(rate(soda_exporter_polls_skipped_total{{{TARGET}}}[{RATE}])) * 60",
+                    f"sum(rate({catalogue.POLLS_SKIPPED.name}{{{TARGET}}}[{RATE}])) * 60",
                     "skipped",
                     ref="B",
                 ),
@@ -189,7 +192,7 @@ def polling_row(board: Board) -> None:
             "short",
             [
                 query(
-                    f"sum by (reason) (increase(soda_exporter_rows_skipped_total{{{TARGET}}}[{RATE}]))",
+                    f"sum by (reason) (increase({catalogue.ROWS_SKIPPED.name}{{{TARGET}}}[{RATE}]))",
                     "{{reason}}",
                 )
             ],
@@ -203,20 +206,20 @@ def polling_row(board: Board) -> None:
 
 def or_zero(expr: str) -> str:
     """``expr``, or 0 while the selected exporters poll but have recorded nothing of it (no failure yet)."""
-    return f"{expr}\nor on () 0 * sum(soda_up{{{TARGET}}})"
+    return f"{expr}\nor on () 0 * sum({catalogue.UP.name}{{{TARGET}}})"
 
 
 def datasets_row(board: Board) -> None:
     """Dataset names (soda_dataset_info) and the incident pulls saved by ETL-aware polling."""
     board.row("Dataset names and skipped pulls")
-    failures = "soda_exporter_dataset_refresh_failures_total"
+    failures = catalogue.DATASET_REFRESH_FAILURES.name
     stats = [
         stat_panel(
             "Datasets with names",
-            "Datasets listed in soda_dataset_info (from Soda's /coverage/datasets); "
+            f"Datasets listed in {catalogue.DATASET_INFO.name} (from Soda's /coverage/datasets); "
             "dashboards show the others by id.",
             "short",
-            query(or_zero(f"count(soda_dataset_info{{{TARGET}}})"), instant=True),
+            query(or_zero(f"count({catalogue.DATASET_INFO.name}{{{TARGET}}})"), instant=True),
         ),
         stat_panel(
             "Dataset name refresh failures (1h)",
@@ -231,7 +234,7 @@ def datasets_row(board: Board) -> None:
             "Poll cycles of the last hour that did not pull incidents again because Soda's "
             "reporting ETL had not refreshed since the last pull.",
             "short",
-            query(f"sum(increase(soda_exporter_polls_skipped_total{{{TARGET}}}[1h]))", instant=True),
+            query(f"sum(increase({catalogue.POLLS_SKIPPED.name}{{{TARGET}}}[1h]))", instant=True),
         ),
     ]
     for panel in stats:
@@ -244,7 +247,8 @@ def datasets_row(board: Board) -> None:
             [
                 query(
                     f"sum by (reason) (increase({failures}{{{TARGET}}}[{RATE}]))\n"
-                    f'or on () label_replace(0 * sum(soda_up{{{TARGET}}}), "reason", "none", "", "")',
+                    f"or on () label_replace(0 * sum({catalogue.UP.name}{{{TARGET}}}), "
+                    '"reason", "none", "", "")',
                     "{{reason}}",
                 )
             ],

@@ -6,6 +6,7 @@ from typing import Any
 
 from grafana_foundation_sdk.models import common as cm
 
+from exporter.exposition import catalogue
 from soda_dashboards.common import (
     AGE_STEPS,
     BUCKET_NAMES,
@@ -39,8 +40,8 @@ COUNT_STEPS = thresholds((None, "green"), (1, "red"))
 # Datasets that have incidents, each with its name (or its id when soda_dataset_info has none). Grafana
 # needs a query_result() variable on one line; the regex shows the name and keeps the id as the value.
 DATASET_IDS = (
-    f"group by ({DATASET_KEY}) ({of_owners(f'soda_incidents_open{{{TARGET}}}')}"
-    f" or {of_owners(f'soda_incidents_resolved{{{TARGET}}}')})"
+    f"group by ({DATASET_KEY}) ({of_owners(f'{catalogue.OPEN.name}{{{TARGET}}}')}"
+    f" or {of_owners(f'{catalogue.RESOLVED.name}{{{TARGET}}}')})"
 )
 DATASET_QUERY = f"query_result({with_dataset_names(DATASET_IDS)})".replace("\n", " ")
 DATASET_REGEX = '/dataset_id="(?<value>[^"]+)".*dataset_name="(?<text>[^"]+)"/'
@@ -49,8 +50,7 @@ DATASET_REGEX = '/dataset_id="(?<value>[^"]+)".*dataset_name="(?<text>[^"]+)"/'
 def resolution_quantile(q: str) -> str:
     """The resolution-duration quantile over the selected severities, from the gauge histogram."""
     return (
-        f"histogram_quantile({q}, sum by (le) "
-        f"(soda_incident_resolution_duration_seconds_bucket{{{BY_SEVERITY}}}))"
+        f"histogram_quantile({q}, sum by (le) ({catalogue.RESOLUTION_DURATION.name}_bucket{{{BY_SEVERITY}}}))"
     )
 
 
@@ -62,13 +62,13 @@ def summary_row(board: Board) -> None:
             "Open incidents",
             "Incidents open now in the selected datasets and severities.",
             "short",
-            query(f"sum({selected('soda_incidents_open')})", instant=True),
+            query(f"sum({selected(catalogue.OPEN.name)})", instant=True),
         ),
         stat_panel(
             "Critical open incidents",
             "Open incidents of severity critical.",
             "short",
-            query("sum(" + selected("soda_incidents_open", ', severity="critical"') + ")", instant=True),
+            query("sum(" + selected(catalogue.OPEN.name, ', severity="critical"') + ")", instant=True),
             COUNT_STEPS,
         ),
         stat_panel(
@@ -87,7 +87,7 @@ def summary_row(board: Board) -> None:
             "Resolved (30 days)",
             "Incidents resolved within the exporter's resolved window.",
             "short",
-            query(f"sum({selected('soda_incidents_resolved')})", instant=True),
+            query(f"sum({selected(catalogue.RESOLVED.name)})", instant=True),
         ),
         stat_panel(
             "Resolution time p50",
@@ -115,7 +115,7 @@ def open_row(board: Board) -> None:
                 f"Open incidents by {name}",
                 f"Open incidents over time, stacked by {name}.",
                 "short",
-                [query(f"sum by ({label}) ({selected('soda_incidents_open')})", f"{{{{{label}}}}}")],
+                [query(f"sum by ({label}) ({selected(catalogue.OPEN.name)})", f"{{{{{label}}}}}")],
                 stacked=True,
             ),
             12,
@@ -124,11 +124,12 @@ def open_row(board: Board) -> None:
     board.add(
         bargauge_panel(
             "Top datasets by open incidents",
-            "The ten datasets with the most open incidents, by name (soda_dataset_info; the id if unnamed).",
+            f"The ten datasets with the most open incidents, by name ({catalogue.DATASET_INFO.name}; "
+            "the id if unnamed).",
             "short",
             query(
                 "sort_desc(topk(10, "
-                + with_dataset_names(f"sum by ({DATASET_KEY}) ({selected('soda_incidents_open')}) > 0")
+                + with_dataset_names(f"sum by ({DATASET_KEY}) ({selected(catalogue.OPEN.name)}) > 0")
                 + "))",
                 "{{dataset_name}}",
                 instant=True,
@@ -142,9 +143,9 @@ def open_row(board: Board) -> None:
         rename_buckets(
             bargauge_panel(
                 "Open incident age distribution",
-                "Open incidents by age, from the soda_incident_open_age_seconds gauge histogram.",
+                f"Open incidents by age, from the {catalogue.OPEN_AGE.name} gauge histogram.",
                 "short",
-                heatmap_query(f"sum by (le) (soda_incident_open_age_seconds_bucket{{{BY_SEVERITY}}})"),
+                heatmap_query(f"sum by (le) ({catalogue.OPEN_AGE.name}_bucket{{{BY_SEVERITY}}})"),
                 thresholds((None, "blue")),
             ),
             BUCKET_NAMES,
@@ -158,17 +159,17 @@ def ownership_row(board: Board) -> None:
     """Who owns the open incidents: by team and by owner, from soda_dataset_info."""
     board.row("Open incidents by owner")
     for label, name in (("team", "team"), ("owner_email", "owner")):
-        ids = f"soda_incidents_open{{{INCIDENTS}}}"
+        ids = f"{catalogue.OPEN.name}{{{INCIDENTS}}}"
         expr = (
             f"sort_desc(sum by ({label}) (\n"
-            f"(sum by ({DATASET_KEY}) ({selected('soda_incidents_open')}) > 0)\n"
+            f"(sum by ({DATASET_KEY}) ({selected(catalogue.OPEN.name)}) > 0)\n"
             f"* on ({DATASET_KEY}) group_left ({label})\n({ownership(label, ids)})\n))"
         )
         board.add(
             bargauge_panel(
                 f"Open incidents by {name}",
-                f"Open incidents per dataset {name} (soda_dataset_info's {label} label; "
-                f'"none" when the dataset has no {name} or no soda_dataset_info).',
+                f"Open incidents per dataset {name} ({catalogue.DATASET_INFO.name}'s {label} label; "
+                f'"none" when the dataset has no {name} or no {catalogue.DATASET_INFO.name}).',
                 "short",
                 query(expr, f"{{{{{label}}}}}", instant=True),
                 thresholds((None, "orange")),
@@ -186,11 +187,13 @@ def build() -> dict[str, Any]:
     board.variables(
         [
             *target_variables(),
-            label_variable("team", "Team", f"label_values(soda_dataset_info{{{TARGET}}}, team)"),
-            label_variable("owner", "Owner", f"label_values(soda_dataset_info{{{TARGET}}}, owner_email)"),
+            label_variable("team", "Team", f"label_values({catalogue.DATASET_INFO.name}{{{TARGET}}}, team)"),
+            label_variable(
+                "owner", "Owner", f"label_values({catalogue.DATASET_INFO.name}{{{TARGET}}}, owner_email)"
+            ),
             label_variable("dataset", "Dataset", DATASET_QUERY).regex(DATASET_REGEX),
             label_variable(
-                "severity", "Severity", f"label_values(soda_incidents_open{{{TARGET}}}, severity)"
+                "severity", "Severity", f"label_values({catalogue.OPEN.name}{{{TARGET}}}, severity)"
             ),
         ]
     )

@@ -6,6 +6,7 @@ from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import table
 from grafana_foundation_sdk.models import dashboard as dm
 
+from exporter.exposition import catalogue
 from soda_dashboards.common import (
     AGE_STEPS,
     BUCKET_NAMES,
@@ -88,9 +89,7 @@ def resolution_row(board: Board) -> None:
                 "Resolution time distribution",
                 "Incidents resolved in the window by time to resolution.",
                 "short",
-                heatmap_query(
-                    f"sum by (le) (soda_incident_resolution_duration_seconds_bucket{{{BY_SEVERITY}}})"
-                ),
+                heatmap_query(f"sum by (le) ({catalogue.RESOLUTION_DURATION.name}_bucket{{{BY_SEVERITY}}})"),
                 thresholds((None, "green")),
             ),
             BUCKET_NAMES,
@@ -103,7 +102,7 @@ def resolution_row(board: Board) -> None:
             "Resolved incidents by severity",
             "Incidents resolved within the resolved window, by severity.",
             "short",
-            [query(f"sum by (severity) ({selected('soda_incidents_resolved')})", "{{severity}}")],
+            [query(f"sum by (severity) ({selected(catalogue.RESOLVED.name)})", "{{severity}}")],
             stacked=True,
         ),
         12,
@@ -118,9 +117,10 @@ def incidents_table() -> table.Panel:
         table.Panel()
         .title("Open incidents")
         .description(
-            "One row per listed open incident: soda_incident_info joined with "
-            "soda_incident_created_timestamp_seconds (recording rule " + OPEN_AGE_RECORD + "), "
-            "and with the dataset's name (its id when it has none), team and owner from soda_dataset_info."
+            f"One row per listed open incident: {catalogue.INCIDENT_INFO.name} joined with "
+            f"{catalogue.INCIDENT_CREATED.name} (recording rule " + OPEN_AGE_RECORD + "), "
+            "and with the dataset's name (its id when it has none), team and owner from "
+            f"{catalogue.DATASET_INFO.name}."
         )
         .unit("s")
         .with_target(table_query(with_ownership(with_dataset_names(selected(OPEN_AGE_RECORD)))))
@@ -149,9 +149,7 @@ def freshness_row(board: Board) -> None:
             "Reporting ETL refresh age",
             "Time since Soda Cloud last refreshed its reporting data.",
             "s",
-            query(
-                f"max(time() - soda_reporting_last_etl_refresh_timestamp_seconds{{{TARGET}}})", instant=True
-            ),
+            query(f"max(time() - {catalogue.LAST_ETL_REFRESH.name}{{{TARGET}}})", instant=True),
             thresholds((None, "green"), (86400, "orange"), (129600, "red")),
         ),
         6,
@@ -162,7 +160,7 @@ def freshness_row(board: Board) -> None:
             "Latest report date age",
             "Time since the latest report date (midnight UTC) seen in the reporting data.",
             "s",
-            query(f"max(time() - soda_reporting_report_date_timestamp_seconds{{{TARGET}}})", instant=True),
+            query(f"max(time() - {catalogue.REPORT_DATE.name}{{{TARGET}}})", instant=True),
             thresholds((None, "green"), (172800, "orange"), (259200, "red")),
         ),
         6,
@@ -171,9 +169,9 @@ def freshness_row(board: Board) -> None:
     board.add(
         stat_panel(
             "Incidents left out of the table",
-            "Open incidents not listed in soda_incident_info because of the exporter's cap.",
+            f"Open incidents not listed in {catalogue.INCIDENT_INFO.name} because of the exporter's cap.",
             "short",
-            query(f"sum(soda_incident_info_truncated{{{TARGET}}})", instant=True),
+            query(f"sum({catalogue.INFO_TRUNCATED.name}{{{TARGET}}})", instant=True),
             thresholds((None, "green"), (1, "orange")),
         ),
         6,
@@ -186,12 +184,12 @@ def freshness_row(board: Board) -> None:
             "s",
             [
                 query(
-                    f"max(time() - soda_reporting_last_etl_refresh_timestamp_seconds{{{TARGET}}})",
+                    f"max(time() - {catalogue.LAST_ETL_REFRESH.name}{{{TARGET}}})",
                     "ETL",
                     ref="A",
                 ),
                 query(
-                    f"max(time() - soda_reporting_report_date_timestamp_seconds{{{TARGET}}})",
+                    f"max(time() - {catalogue.REPORT_DATE.name}{{{TARGET}}})",
                     "report date",
                     ref="B",
                 ),
