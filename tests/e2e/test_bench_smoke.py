@@ -1,0 +1,44 @@
+"""The benchmark harness at its smallest size: every figure present and numeric (timings not judged)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.harness import FIGURE_IDS
+from tests.support.paths import ROOT
+
+REPO = ROOT
+
+
+def test_small_run_reports_every_figure_with_a_number(tmp_path: Path) -> None:
+    output = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--size", "small", "--output", str(output)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(output.read_text())
+    values = {figure["id"]: figure["value"] for figure in report["figures"]}
+    assert sorted(values) == sorted(FIGURE_IDS)
+    for figure_id, value in values.items():
+        assert isinstance(value, int | float) and not isinstance(value, bool), figure_id
+        assert math.isfinite(value), figure_id
+    assert set(report["scenarios"]) == {"B1", "B2", "B3", "B4", "B5"}
+    assert report["machine"]["cores"] >= 1
+    for figure_id in FIGURE_IDS:
+        assert figure_id in done.stdout, f"{figure_id} missing from the printed table"
+
+
+def test_the_script_form_runs_too() -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/run.py", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and "--size" in done.stdout
