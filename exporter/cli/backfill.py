@@ -5,24 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any, TextIO
+from typing import Any
 
-from exporter.backfill.counts import (
-    DAY_SECONDS,
-    DayAccumulator,
-    DayCounts,
-    DayTally,
-    build_days,
-    check_label_name,
-    date_chunks,
-    render_labelled,
-    request_window,
-)
-from exporter.backfill.output import check_writable, plural, write_counted
+from exporter.backfill.counts import DAY_SECONDS, check_label_name
+from exporter.backfill.run import PROG, BackfillOptions, Labels, run
 from exporter.cli.demo import DEMO_KEY_ID, DEMO_KEY_SECRET
 from exporter.config.arguments import OneLineParser, add_flags, resolve_flags
 from exporter.config.durations import parse_duration
@@ -31,10 +19,8 @@ from exporter.config.organizations import REGIONS, OrganizationsFileError, load_
 from exporter.config.settings import ConfigError
 from exporter.logs import add_secret_source, configure_logging
 from exporter.soda.credentials import CredentialsError, CredentialSource
-from exporter.soda.errors import SodaBadResponseError, SodaError
 from exporter.soda.reporting import ReportingClient
 
-PROG = "soda-incidents-exporter backfill"
 # The exporter's own flags that mean the same here: endpoints, credentials, HTTP, paging, window.
 SHARED_FLAGS = frozenset((
     "--soda.region", "--soda.reporting-url", "--soda.organization", "--soda.api-key-id-file",
@@ -42,19 +28,6 @@ SHARED_FLAGS = frozenset((
     "--poll.page-size", "--poll.concurrency", "--resolved.window", "--config.file",
 ))  # fmt: skip
 BACKFILL_FLAGS: tuple[Flag, ...] = tuple(flag for flag in FLAGS if flag.name in SHARED_FLAGS)
-
-
-@dataclass(frozen=True)
-class BackfillOptions:
-    """A validated backfill request."""
-
-    first: date
-    last: date
-    output: str
-    step_seconds: float
-    labels: tuple[tuple[str, str], ...]
-    values: Mapping[str, Any]
-    demo: bool
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,9 +130,6 @@ def _credentials(values: Mapping[str, Any], environ: Mapping[str, str]) -> Crede
     return source
 
 
-Labels = tuple[tuple[str, str], ...]
-
-
 def _sources(
     options: BackfillOptions, environ: Mapping[str, str]
 ) -> list[tuple[Labels, str, CredentialSource]]:
@@ -176,83 +146,6 @@ def _sources(
         ((("organization", str(org.name)), *options.labels), org.reporting_url, org.credentials)
         for org in orgs
     ]
-
-
-def collect(
-    client: ReportingClient, options: BackfillOptions, progress: TextIO, name: str = ""
-) -> tuple[dict[str, DayTally], dict[str, DayTally], dict[str, int]]:
-    """Query both statuses chunk by chunk; return per-date tallies and the rows skipped by reason."""
-    where = f"{name}: " if name else ""
-    window = options.values["resolved_window"]
-    tallies: tuple[dict[str, DayTally], dict[str, DayTally]] = ({}, {})
-    skipped: dict[str, int] = {}
-    for first, last in date_chunks(options.first, options.last):
-        from_dt, to_dt = request_window(first, last)
-        for resolved, into in ((False, tallies[0]), (True, tallies[1])):
-
-            def new_sink(resolved: bool = resolved, first: date = first, last: date = last) -> DayAccumulator:
-                return DayAccumulator(
-                    resolved=resolved, first=first, last=last, resolved_window_seconds=window
-                )
-
-            status = "resolved" if resolved else "unresolved"
-            sink = client.fetch_incidents(status, from_dt, to_dt, new_sink)
-            if sink.mostly_unusable():
-                # As in the live exporter: history made mostly of unreadable rows is not written.
-                raise SodaBadResponseError(
-                    f"POST /impact/incidents status={status} {first}..{last}: more than half of "
-                    f"{sink.distinct_rows} rows unusable ({dict(sink.skipped)})"
-                )
-            into.update(sink.days)  # chunks never share a date
-            for reason, count in sink.skipped.items():
-                skipped[reason] = skipped.get(reason, 0) + count
-            print(f"{PROG}: {where}{first}..{last} {status}: {sink.distinct_rows} rows", file=progress)
-    return tallies[0], tallies[1], skipped
-
-
-def run(options: BackfillOptions, clients: Sequence[tuple[Labels, ReportingClient]], progress: TextIO) -> int:
-    """Fetch every organisation, aggregate and write one file; return the exit code (1: nothing written)."""
-    started = time.monotonic()
-    try:
-        check_writable(options.output)
-    except OSError as exc:
-        print(f"{PROG}: error: cannot write {options.output}: {exc.strerror or exc}", file=progress)
-        return 1
-    parts: list[tuple[Labels, list[DayCounts]]] = []
-    skipped: dict[str, int] = {}
-    for labels, client in clients:
-        name = dict(labels).get("organization", "") if len(clients) > 1 else ""
-        try:
-            unresolved, resolved, org_skipped = collect(client, options, progress, name)
-        except SodaError as exc:
-            print(f"{PROG}: error: {name + ': ' if name else ''}{exc}", file=progress)
-            return 1
-        parts.append((labels, build_days(unresolved, resolved)))
-        for reason, count in org_skipped.items():
-            skipped[reason] = skipped.get(reason, 0) + count
-    days = {counts.day for _, part in parts for counts in part}
-    chunks = render_labelled(parts, step_seconds=options.step_seconds, until=time.time())
-    try:
-        series, samples = write_counted(chunks, options.output)
-    except OSError as exc:
-        print(f"{PROG}: error: cannot write {options.output}: {exc.strerror or exc}", file=progress)
-        return 1
-    if skipped:
-        reasons = ", ".join(f"{reason}={count}" for reason, count in sorted(skipped.items()))
-        print(f"{PROG}: skipped rows: {reasons}", file=progress)
-    if not days:
-        print(
-            f"{PROG}: warning: no report date between {options.first} and {options.last} has data",
-            file=progress,
-        )
-    where = "standard output" if options.output == "-" else options.output
-    print(
-        f"{PROG}: wrote {plural(samples, 'sample', 'samples')} of {plural(series, 'series', 'series')} "
-        f"for {plural(len(days), 'report date', 'report dates')} to {where} "
-        f"in {time.monotonic() - started:.1f}s",
-        file=progress,
-    )
-    return 0
 
 
 def _secrets_of(credentials: CredentialSource) -> Callable[[], list[str | None]]:
