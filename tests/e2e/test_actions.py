@@ -18,9 +18,10 @@ from exporter.app import Exporter
 from exporter.simulator import SimulatorServer, StateChange
 from exporter.soda.ratelimit import reset_buckets
 from tests.binaries import require_binary
-from tests.conftest import NOW, free_port, incident, make_org, scrape, series, sim_env
-from tests.e2e.test_rules import load_rules_generator
+from tests.support.builders import NOW, incident, make_org, sim_env
+from tests.support.http import free_port, scrape, series
 from tests.support.monitoring_stack import Processes, wait_for
+from tests.support.rules import load_rules_generator
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,8 @@ import requests
 from exporter.incidents.snapshot import midnight_utc
 from exporter.simulator import Organization, SimulatorServer, generate_organization
 from tests.binaries import require_binary
-from tests.conftest import free_port
+from tests.support.backfill import truth
+from tests.support.http import free_port
 from tests.support.monitoring_stack import (
     Org,
     Processes,
@@ -26,7 +27,6 @@ from tests.support.monitoring_stack import (
     wait_for,
     write_organizations,
 )
-from tests.unit.backfill.test_counts import truth
 
 BUDGET_SECONDS = 45.0
 ORGS = {"acme": 11, "globex": 12}  # organisation name -> simulator seed

@@ -13,8 +13,8 @@ import requests
 import yaml
 
 from exporter.simulator import SimulatorServer
-from tests.conftest import free_port, series
 from tests.support.helm import CHART, container, helm, load_values, only, pod_spec, render
+from tests.support.http import free_port, series
 from tests.support.monitoring_stack import Processes, exporter_command, wait_for
 
 ORG_DIR = "/etc/soda-incidents-exporter/organizations"

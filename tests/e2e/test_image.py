@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.binaries import require_binary
-from tests.conftest import free_port
+from tests.support.http import free_port
 from tests.support.image import (
     CONTAINER_PORT,
     added_bytes,

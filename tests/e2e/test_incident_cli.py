@@ -16,7 +16,8 @@ import requests
 
 from exporter.simulator import SimulatorServer
 from exporter.simulator.faults import FaultPlan, FaultRule
-from tests.conftest import KEY_ID, KEY_SECRET, free_port, incident, make_org
+from tests.support.builders import KEY_ID, KEY_SECRET, incident, make_org
+from tests.support.http import free_port
 from tests.support.monitoring_stack import exporter_command
 
 StartSim = Callable[..., SimulatorServer]

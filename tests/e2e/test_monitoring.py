@@ -15,8 +15,9 @@ import pytest
 import yaml
 
 from tests.binaries import require_binary
-from tests.conftest import free_port
-from tests.e2e.test_rules import load_rules_generator
+from tests.support.dashboards import DASHBOARD_FILES, load, queries
+from tests.support.dashboards import panels as panels_of
+from tests.support.http import free_port
 from tests.support.monitoring_stack import (
     Org,
     Processes,
@@ -28,8 +29,7 @@ from tests.support.monitoring_stack import (
     wait_for,
     write_organizations,
 )
-from tests.unit.test_dashboards import DASHBOARD_FILES, load, queries
-from tests.unit.test_dashboards import panels as panels_of
+from tests.support.rules import load_rules_generator
 
 pytestmark = pytest.mark.e2e
 

@@ -3,46 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import requests
 
 from exporter.simulator import SimulatorServer
-from tests.conftest import KEY_ID, KEY_SECRET, free_port, wait_http_ready, wait_until
-
-
-def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """Start the console script with stderr captured to ``log``."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("SODA_")}
-    return subprocess.Popen(
-        [sys.executable, "-m", "exporter.cli", *args],
-        env={**base, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-    )
-
-
-def json_lines(log: Path) -> list[dict[str, object]]:
-    """Every log line, parsed (fails the test if one is not JSON)."""
-    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Processes started by a test, killed at teardown if still running."""
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
+from tests.support.builders import KEY_ID, KEY_SECRET
+from tests.support.http import free_port, wait_http_ready
+from tests.support.processes import json_lines, spawn
+from tests.support.waiting import wait_until
 
 
 def test_demo_serves_metrics_and_stops_on_sigterm_within_5s(

@@ -17,9 +17,10 @@ from exporter.simulator import SimulatorServer
 from exporter.simulator.model import Dataset
 from exporter.simulator.organization import Organization
 from tests.binaries import require_binary
-from tests.conftest import NOW, free_port, incident
-from tests.e2e.test_rules import load_rules_generator
+from tests.support.builders import NOW, incident
+from tests.support.http import free_port
 from tests.support.monitoring_stack import Processes, Webhook, wait_for
+from tests.support.rules import load_rules_generator
 
 pytestmark = pytest.mark.e2e
 

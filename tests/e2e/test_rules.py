@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import subprocess
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -13,18 +12,12 @@ import yaml
 
 from tests.binaries import require_binary
 from tests.support.paths import ROOT
-from tests.support.scripts import load_script
+from tests.support.rules import RULES_DIR, load_rules_generator
 
-RULES_DIR = ROOT / "deploy" / "prometheus"
 RULE_FILES = sorted(RULES_DIR.glob("*.rules.yml"))
 RULE_TESTS = sorted((ROOT / "tests" / "rules").glob("*.test.yml"))
 RUNBOOKS = ROOT / "README.md"
 REQUIRED_ANNOTATIONS = ("summary", "description", "runbook_url")
-
-
-def load_rules_generator() -> ModuleType:
-    """Import deploy/prometheus/generate.py, which is a script rather than a package module."""
-    return load_script(RULES_DIR / "generate.py", "soda_prometheus_rules_generate")
 
 
 def alerts_of(doc: dict[str, Any]) -> list[dict[str, Any]]:

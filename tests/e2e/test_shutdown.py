@@ -13,10 +13,10 @@ import requests
 
 from exporter.simulator import SimulatorServer
 from exporter.simulator.faults import FaultPlan, FaultRule
-from tests.conftest import free_port, incident, make_org, sim_env, wait_http_ready, wait_until
-from tests.e2e.test_process import json_lines, processes, spawn
-
-__all__ = ["processes"]  # the fixture, imported for pytest
+from tests.support.builders import incident, make_org, sim_env
+from tests.support.http import free_port, wait_http_ready
+from tests.support.processes import json_lines, spawn
+from tests.support.waiting import wait_until
 
 StartSim = Callable[..., SimulatorServer]
 TOKEN = "webhook-token-shutdown-3e7f"

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import free_port, wait_http_ready
-from tests.e2e.test_process import json_lines, spawn
+from tests.support.http import free_port, wait_http_ready
+from tests.support.processes import json_lines, spawn
 
 IDLE, SLOW_HEADS, SLOW_READERS = 1000, 100, 20
 

@@ -15,7 +15,7 @@ import requests
 from exporter.web.listen import ListenError, bind
 from exporter.web.messages import text
 from exporter.web.server import WebServer
-from tests.conftest import free_port
+from tests.support.http import free_port
 
 
 def has_ipv6_loopback() -> bool:

@@ -23,9 +23,11 @@ from exporter.app import Exporter
 from exporter.simulator import SimulatorServer
 from exporter.soda.ratelimit import reset_buckets
 from tests.binaries import require_binary
-from tests.conftest import free_port, incident, make_org, samples, sim_env, wait_until
+from tests.support.builders import incident, make_org, sim_env
+from tests.support.http import free_port, samples
 from tests.support.monitoring_stack import Processes, PrometheusAPI, wait_for
 from tests.support.tls import Pki, bcrypt_hash, make_pki, tls_server_config, write_web_config
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from exporter.simulator import SimulatorServer, generate_organization
-from tests.integration.test_datasets_and_orgs import org_env, write_orgs
-from tests.unit.backfill.test_counts import parse, run_cli, truth, values_at
+from tests.support.backfill import parse, run_cli, truth, values_at
+from tests.support.builders import org_env, write_orgs
 
 StartSim = Callable[..., SimulatorServer]
 

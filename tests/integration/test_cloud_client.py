@@ -27,7 +27,7 @@ from exporter.soda.cloud import (
 from exporter.soda.credentials import CredentialSource
 from exporter.soda.errors import SodaConnectionError, SodaError, SodaServerError
 from exporter.soda.ratelimit import TokenBucket
-from tests.conftest import KEY_ID, KEY_SECRET, incident, make_org
+from tests.support.builders import KEY_ID, KEY_SECRET, incident, make_org
 
 StartSim = Callable[..., SimulatorServer]
 MakeClient = Callable[..., CloudClient]
@@ -280,7 +280,7 @@ def test_requests_and_answers_conform_to_the_cloud_api_document(
 ) -> None:
     from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
-    from tests.integration.test_simulator_spec import cloud_spec
+    from tests.support.spec import cloud_spec
 
     sim = start_simulator(two_incidents())
     spec = cloud_spec(sim.cloud_url)

@@ -11,7 +11,9 @@ from exporter.app import Exporter
 from exporter.config.arguments import parse_args
 from exporter.simulator import SimulatorServer
 from exporter.simulator.faults import FaultPlan
-from tests.conftest import KEY_ID, KEY_SECRET, incident, make_org, scrape, series, wait_until
+from tests.support.builders import incident, make_org, org_env, write_orgs
+from tests.support.http import scrape, series
+from tests.support.waiting import wait_until
 
 StartSim = Callable[..., SimulatorServer]
 StartExporter = Callable[..., Exporter]
@@ -57,31 +59,6 @@ def test_dataset_failure_never_blocks_incidents_and_keeps_the_last_names(
     assert series(text, "soda_up") == {(): 1.0}
     assert dataset_names(text) == names
     assert series(text, "soda_exporter_dataset_refresh_failures_total")[(("reason", "server_error"),)] == 1
-
-
-def write_orgs(path: Path, *orgs: tuple[str, SimulatorServer]) -> Path:
-    """An organisations file naming env vars for each org's credentials."""
-    lines = ["organizations:"]
-    for name, sim in orgs:
-        env = name.upper()
-        lines += [
-            f"  - name: {name}",
-            f"    reporting_url: {sim.reporting_url}",
-            f"    cloud_url: {sim.cloud_url}",
-            f"    api_key_id_env: {env}_ID",
-            f"    api_key_secret_env: {env}_SECRET",
-        ]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def org_env(*names: str) -> dict[str, str]:
-    """Credentials for each named org, as its file says to find them."""
-    env: dict[str, str] = {}
-    for name in names:
-        env[f"{name.upper()}_ID"] = KEY_ID
-        env[f"{name.upper()}_SECRET"] = KEY_SECRET
-    return env
 
 
 def test_two_organizations_are_labelled_and_one_failing_does_not_affect_the_other(

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from exporter.app import Exporter
 from exporter.simulator import SimulatorServer
 from exporter.simulator.faults import FaultPlan
-from tests.conftest import incident, make_org
+from tests.support.builders import incident, make_org
 
 StartSim = Callable[..., SimulatorServer]
 StartExporter = Callable[..., Exporter]

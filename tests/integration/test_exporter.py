@@ -13,7 +13,9 @@ import requests
 from exporter.app import Exporter
 from exporter.simulator import SimulatorServer, StateChange
 from tests.binaries import require_binary
-from tests.conftest import NOW, incident, make_org, scrape, series, wait_until
+from tests.support.builders import NOW, incident, make_org
+from tests.support.http import scrape, series
+from tests.support.waiting import wait_until
 
 StartSim = Callable[..., SimulatorServer]
 StartExporter = Callable[..., Exporter]

@@ -12,26 +12,11 @@ from structlog.testing import capture_logs
 
 from exporter.app import Exporter
 from exporter.simulator import SimulatorServer
-from exporter.simulator.faults import FaultPlan
-from tests.conftest import incident, make_org, scrape, series
+from tests.support.builders import incident, make_org
+from tests.support.faults import INCIDENTS, PAGE_ARGS, assert_failed_cleanly, failures, inject, open_counts
+from tests.support.http import scrape, series
 
 StartSim = Callable[..., SimulatorServer]
-INCIDENTS = "/v1/impact/incidents"
-# 24 open incidents x 4 report dates = 96 unresolved rows: 10 pages of 10.
-PAGE_ARGS = (
-    "--poll.page-size",
-    "10",
-    "--soda.retries",
-    "2",
-    "--soda.request-timeout",
-    "1s",
-    "--poll.timeout",
-    "20s",
-    "--datasets.interval",
-    "0",
-    "--poll.max-age",
-    "0",
-)
 
 
 @pytest.fixture
@@ -50,24 +35,6 @@ def exporter(sim: SimulatorServer, start_exporter: Callable[..., Exporter]) -> E
     return exp
 
 
-def inject(sim: SimulatorServer, **rule: Any) -> None:
-    """Make the simulator misbehave as ``rule`` says."""
-    rule.setdefault("path", INCIDENTS)
-    sim.set_faults(FaultPlan.from_dict({"rules": [rule]}))
-
-
-def open_counts(exp: Exporter) -> dict[tuple[str, str, str], int]:
-    """The published soda_incidents_open series."""
-    snap = exp.state.snapshot(exp.pollers[0].organization)
-    assert snap is not None
-    return dict(snap.open_counts)
-
-
-def failures(exp: Exporter, reason: str) -> float:
-    """soda_exporter_poll_failures_total for one reason."""
-    return exp.metrics.poll_failures.labels(reason)._value.get()
-
-
 def requests_to(sim: SimulatorServer, page: int, status: str = "unresolved") -> list[int]:
     """Answers the simulator gave to one page of one query."""
     return [
@@ -78,22 +45,6 @@ def requests_to(sim: SimulatorServer, page: int, status: str = "unresolved") -> 
         and r.body.get("page") == page
         and r.body.get("status", "unresolved") == status
     ]
-
-
-def assert_failed_cleanly(exp: Exporter, sim: SimulatorServer, reason: str) -> None:
-    """The cycle fails, publishes nothing, counts the reason, and the next good cycle recovers."""
-    before = open_counts(exp)
-    published = exp.state.exposition
-    count = failures(exp, reason)
-    assert not exp.pollers[0].run_cycle()
-    assert exp.state.exposition is published  # nothing new was published
-    assert open_counts(exp) == before
-    assert failures(exp, reason) == count + 1
-    assert exp.metrics.up._value.get() == 0
-    sim.set_faults(None)
-    assert exp.pollers[0].run_cycle()
-    assert exp.metrics.up._value.get() == 1
-    assert open_counts(exp) == before
 
 
 @pytest.mark.parametrize(

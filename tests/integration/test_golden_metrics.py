@@ -20,7 +20,7 @@ from exporter.poll.settings import PollSettings
 from exporter.simulator import SimulatorServer, generate_organization
 from exporter.soda.credentials import CredentialSource
 from exporter.soda.reporting import ReportingClient
-from tests.conftest import KEY_ID, KEY_SECRET
+from tests.support.builders import KEY_ID, KEY_SECRET
 from tests.support.paths import DATA
 
 GOLDEN = DATA / "golden"

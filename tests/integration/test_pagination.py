@@ -11,15 +11,8 @@ from exporter.app import Exporter
 from exporter.simulator import SimulatorServer
 from exporter.simulator.reporting_api import NO_CONTENT_DETAIL
 from exporter.soda.reporting import Page
-from tests.conftest import incident, make_org
-from tests.integration.test_faults import (
-    INCIDENTS,
-    PAGE_ARGS,
-    assert_failed_cleanly,
-    failures,
-    inject,
-    open_counts,
-)
+from tests.support.builders import incident, make_org
+from tests.support.faults import INCIDENTS, PAGE_ARGS, assert_failed_cleanly, failures, inject, open_counts
 
 StartSim = Callable[..., SimulatorServer]
 

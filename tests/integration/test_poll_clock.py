@@ -15,7 +15,7 @@ from exporter.poll.settings import PollSettings
 from exporter.simulator import SimulatorServer
 from exporter.soda.credentials import CredentialSource
 from exporter.soda.reporting import ReportingClient
-from tests.conftest import KEY_ID, KEY_SECRET, NOW, incident, make_org
+from tests.support.builders import KEY_ID, KEY_SECRET, NOW, incident, make_org
 
 StartSim = Callable[..., SimulatorServer]
 MAX_AGE = 600.0

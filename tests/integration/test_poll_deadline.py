@@ -12,7 +12,9 @@ import pytest
 from exporter.app import Exporter
 from exporter.simulator import SimulatorServer
 from exporter.simulator.faults import FaultPlan
-from tests.conftest import KEY_ID, KEY_SECRET, free_port, wait_until
+from tests.support.builders import KEY_ID, KEY_SECRET
+from tests.support.http import free_port
+from tests.support.waiting import wait_until
 
 StartExporter = Callable[..., Exporter]
 

@@ -6,7 +6,7 @@ import re
 
 from exporter.config.flags import FLAGS
 from exporter.simulator import SimulatorServer
-from tests.conftest import scrape
+from tests.support.http import scrape
 from tests.support.paths import ROOT
 
 README = (ROOT / "README.md").read_text()

@@ -13,7 +13,7 @@ from exporter.simulator import SimulatorServer
 from exporter.soda.credentials import CredentialSource
 from exporter.soda.errors import SodaAuthError, SodaValidationError
 from exporter.soda.reporting import FetchStats, ReportingClient
-from tests.conftest import KEY_ID, KEY_SECRET, NOW, incident, make_org
+from tests.support.builders import KEY_ID, KEY_SECRET, NOW, incident, make_org
 
 StartSim = Callable[..., SimulatorServer]
 

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from exporter.app import Exporter
 from exporter.simulator import SimulatorServer
-from tests.conftest import KEY_ID, KEY_SECRET, free_port, scrape, series, wait_http_ready, wait_until
+from tests.support.builders import KEY_ID, KEY_SECRET
+from tests.support.http import free_port, scrape, series, wait_http_ready
+from tests.support.waiting import wait_until
 
 StartExporter = Callable[..., Exporter]
 

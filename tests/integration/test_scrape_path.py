@@ -16,7 +16,7 @@ from exporter.exposition import state as state_module
 from exporter.exposition.metrics import ExporterMetrics
 from exporter.exposition.state import ExporterState, PollOutcome
 from exporter.simulator import SimulatorServer
-from tests.conftest import scrape
+from tests.support.http import scrape
 
 StartExporter = Callable[..., Exporter]
 

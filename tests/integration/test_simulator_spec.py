@@ -9,15 +9,13 @@ from typing import Any
 
 import pytest
 import requests
-import yaml
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
 from exporter.simulator import Organization, SimulatorServer, generate_organization
 from exporter.simulator.reporting_api import NO_CONTENT_DETAIL
-from tests.support.paths import DATA
+from tests.support.spec import SPEC_DIR, cloud_spec
 
-SPEC_DIR = DATA / "soda-api"
 NOW = datetime(2026, 3, 14, 15, 9, 26, tzinfo=timezone.utc)
 KEY = ("spec-key-id", "spec-key-secret")
 FORBIDDEN = ("viewer-key-id", "viewer-key-secret")
@@ -52,27 +50,6 @@ def reporting_spec(server_url: str) -> OpenAPI:
     # 'date-time' format, so openapi-core's whole-document check rejects it; the schemas themselves
     # are sound, so validate requests and responses against them with that check turned off.
     return OpenAPI.from_dict(spec, config=Config(spec_validator_cls=None))
-
-
-def _drop_type_next_to_ref(node: Any) -> None:
-    if isinstance(node, dict):
-        if "$ref" in node and node.get("type") == "object":
-            del node["type"]
-        for value in node.values():
-            _drop_type_next_to_ref(value)
-    elif isinstance(node, list):
-        for value in node:
-            _drop_type_next_to_ref(value)
-
-
-def cloud_spec(server_url: str) -> OpenAPI:
-    """The Cloud API document, served at ``server_url``."""
-    spec = yaml.safe_load((SPEC_DIR / "cloud-api-v1.openapi.yaml").read_text())
-    spec["servers"] = [{"url": server_url}]
-    # The generator wrote ``type: object`` beside every ``$ref``. OpenAPI 3.1 applies both, which makes
-    # the string enums (severity, status) unsatisfiable; the referenced schema is what is meant.
-    _drop_type_next_to_ref(spec)
-    return OpenAPI.from_dict(spec)
 
 
 @pytest.fixture(scope="module")

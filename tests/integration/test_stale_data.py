@@ -15,7 +15,8 @@ from exporter.poll.windows import newest_day
 from exporter.simulator import SimulatorServer, generate_organization
 from exporter.simulator.cli import add_simulator_arguments, build_server
 from exporter.simulator.faults import FaultPlan
-from tests.conftest import NOW, make_org, series
+from tests.support.builders import NOW, make_org
+from tests.support.http import series
 
 StartSim = Callable[..., SimulatorServer]
 StartExporter = Callable[..., Exporter]

@@ -10,8 +10,9 @@ from exporter.app import Exporter
 from exporter.incidents.fold import MAX_UNUSABLE_SHARE, unresolved_accumulator
 from exporter.incidents.timestamps import report_day
 from exporter.simulator import SimulatorServer
-from tests.conftest import incident, make_org, series
-from tests.integration.test_faults import PAGE_ARGS, assert_failed_cleanly, inject, open_counts
+from tests.support.builders import incident, make_org
+from tests.support.faults import PAGE_ARGS, assert_failed_cleanly, inject, open_counts
+from tests.support.http import series
 
 StartSim = Callable[..., SimulatorServer]
 

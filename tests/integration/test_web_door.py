@@ -19,7 +19,7 @@ from exporter.simulator import SimulatorServer
 from exporter.web.limits import Limits
 from exporter.web.messages import text
 from exporter.web.server import WebServer
-from tests.conftest import sim_env
+from tests.support.builders import sim_env
 
 GOOD = "Basic dXNlcjpwYXNz"
 CHALLENGE = 'Basic realm="soda"'

@@ -17,7 +17,9 @@ from exporter.logs import redact_processor
 from exporter.simulator import SimulatorServer, StateChange
 from exporter.simulator.faults import FaultPlan, FaultRule
 from exporter.soda.ratelimit import bucket_for, reset_buckets
-from tests.conftest import KEY_ID, NOW, incident, make_org, scrape, series, sim_env, wait_until
+from tests.support.builders import KEY_ID, NOW, incident, make_org, sim_env
+from tests.support.http import scrape, series
+from tests.support.waiting import wait_until
 
 StartSim = Callable[..., SimulatorServer]
 StartExporter = Callable[..., Exporter]

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 import yaml
 
+from tests.support.dashboards import DASHBOARD_FILES, GRAFANA_DIR, load, panels, queries
 from tests.support.paths import ROOT
 from tests.support.scripts import load_script
 
-GRAFANA_DIR = ROOT / "grafana"
-DASHBOARD_FILES = sorted((GRAFANA_DIR / "dashboards").glob("*.json"))
 RULES_FILE = ROOT / "deploy" / "prometheus" / "soda-incidents.rules.yml"
 TARGET_VARIABLES = {"datasource", "job", "instance", "organization"}
 REQUIRED_VARIABLES = {
@@ -36,26 +32,6 @@ def load_dashboard_generator() -> ModuleType:
     """Import grafana/generate.py, which is a script rather than a package module."""
     pytest.importorskip("grafana_foundation_sdk", reason="install the test extra (grafana-foundation-sdk)")
     return load_script(GRAFANA_DIR / "generate.py", "soda_grafana_generate")
-
-
-def load(path: Path) -> dict[str, Any]:
-    """A committed dashboard as data."""
-    model: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return model
-
-
-def panels(model: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every panel of a dashboard, rows and panels inside collapsed rows included."""
-    for panel in model.get("panels", []):
-        yield panel
-        yield from panel.get("panels", [])
-
-
-def queries(model: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """(panel title, PromQL expression) for every query of every panel."""
-    for panel in panels(model):
-        for target in panel.get("targets", []):
-            yield panel["title"], target["expr"]
 
 
 def recorded_names() -> set[str]:

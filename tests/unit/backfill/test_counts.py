@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from exporter.backfill.counts import (
     MAX_CHUNK_DAYS,
@@ -26,16 +25,14 @@ from exporter.backfill.counts import (
     render_openmetrics,
     request_window,
 )
-from exporter.cli.backfill import main as backfill_main
 from exporter.cli.entry import main as cli_main
 from exporter.incidents.snapshot import midnight_utc
-from exporter.simulator import Organization, SimulatorServer
+from exporter.simulator import SimulatorServer
 from exporter.simulator.faults import FaultPlan
-from tests.conftest import KEY_ID, KEY_SECRET, sim_env
+from tests.support.backfill import WINDOW, parse, run_cli, truth, values_at
+from tests.support.builders import KEY_ID, KEY_SECRET, sim_env
 
 D1, D2 = date(2024, 5, 1), date(2024, 5, 2)
-WINDOW = 30 * 86400.0
-Key = tuple[str, tuple[tuple[str, str], ...], float]
 
 
 def row(incident: str, day: date, **fields: Any) -> dict[str, Any]:
@@ -64,16 +61,6 @@ def days_of(unresolved: list[Any], resolved: list[Any]) -> dict[date, DayCounts]
     """Zero-filled counts per date from one page of each query."""
     built = build_days(fold(False, [unresolved]).days, fold(True, [resolved]).days)
     return {counts.day: counts for counts in built}
-
-
-def parse(text: str) -> dict[Key, float]:
-    """{(metric, sorted labels, timestamp): value} through prometheus_client's OpenMetrics parser."""
-    out: dict[Key, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            assert sample.timestamp is not None
-            out[(sample.name, tuple(sorted(sample.labels.items())), float(sample.timestamp))] = sample.value
-    return out
 
 
 def test_open_incidents_are_counted_per_date_and_zero_filled() -> None:
@@ -243,11 +230,6 @@ def test_long_ranges_are_queried_in_chunks_of_at_most_31_dates() -> None:
 # --- the command against the simulator over HTTP ---------------------------------------------------------
 
 
-def run_cli(argv: list[str], env: dict[str, str]) -> int:
-    """Run ``backfill`` with an explicit environment."""
-    return backfill_main(argv, env)
-
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -301,31 +283,6 @@ def test_missing_credentials_and_api_errors(
     assert run_cli(["--from", today, "--to", today, "-o", str(out), "--soda.retries", "0"], env) == 1
     assert "error:" in capsys.readouterr().err
     assert not out.exists() and list(tmp_path.iterdir()) == []  # no half-written file left behind
-
-
-def truth(org: Organization, day: date, window: float = WINDOW) -> tuple[Counter[Any], Counter[Any]]:
-    """The simulator's open and resolved counts on ``day``, straight from ``state_on``."""
-    open_counts: Counter[Any] = Counter()
-    resolved_counts: Counter[Any] = Counter()
-    for incident in org.incidents:
-        state = org.state_on(incident, day)
-        if state is None:
-            continue
-        if state.status != "resolved":
-            open_counts[(state.dataset_id, state.severity, state.status)] += 1
-        elif state.resolved_at is not None and state.resolved_at.timestamp() >= end_of_day(day) - window:
-            resolved_counts[(state.dataset_id, state.severity)] += 1
-    return open_counts, resolved_counts
-
-
-def values_at(samples: dict[Key, float], name: str, day: date, keys: tuple[str, ...]) -> dict[Any, float]:
-    """The values of one family at ``day``'s midnight, keyed by the values of ``keys``."""
-    at = midnight_utc(day)
-    return {
-        tuple(dict(labels)[k] for k in keys): value
-        for (metric, labels, ts), value in samples.items()
-        if metric == name and ts == at
-    }
 
 
 def test_backfill_over_http_matches_the_simulators_truth(simulator: SimulatorServer, tmp_path: Path) -> None:

@@ -13,18 +13,7 @@ import pytest
 from exporter.config.arguments import add_flags, build_parser, join_negative_values, parse_args, resolve_flags
 from exporter.config.durations import format_duration, parse_duration
 from exporter.config.flags import FLAGS, Flag, env_var_for
-
-CREDS = {"SODA_API_KEY_ID": "key-id-123", "SODA_API_KEY_SECRET": "s3cr3t-value-xyz"}
-
-
-def config_error(capsys: pytest.CaptureFixture[str], argv: list[str], env: dict[str, str]) -> str:
-    """Parse and expect exit 2; return the single stderr line."""
-    with pytest.raises(SystemExit) as exc:
-        parse_args(argv, env)
-    assert exc.value.code == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1, err
-    return err.strip()
+from tests.support.config import CREDS, config_error
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 
 from exporter.incidents.fold import IncidentRow, unresolved_accumulator
 from exporter.incidents.timestamps import parse_timestamp
-from tests.unit.incidents.test_snapshot import row, snapshot_of
+from tests.support.rows import row, snapshot_of
 
 UTC = timezone.utc
 

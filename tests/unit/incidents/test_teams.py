@@ -12,8 +12,9 @@ from exporter.incidents.teams import DEFAULT_TEAM_FROM, TeamSource, parse_team_f
 from exporter.simulator import SimulatorServer
 from exporter.simulator.model import Dataset
 from exporter.simulator.organization import Organization
-from tests.conftest import NOW, incident, scrape, series
-from tests.unit.config.test_arguments import CREDS, config_error
+from tests.support.builders import NOW, incident
+from tests.support.config import CREDS, config_error
+from tests.support.http import scrape, series
 
 StartSim = Callable[..., SimulatorServer]
 StartExporter = Callable[..., Exporter]

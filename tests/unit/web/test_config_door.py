@@ -237,7 +237,7 @@ def test_the_webhook_token_works_as_bearer_or_as_a_basic_password() -> None:
 def test_a_warning_when_no_user_can_carry_the_webhook_token(
     simulator: Any, start_exporter: Any, tmp_path: Path
 ) -> None:
-    from tests.conftest import sim_env
+    from tests.support.builders import sim_env
 
     token = "a-long-enough-webhook-token"
     for hashed_password, warned in ((token, False), ("something-else", True)):

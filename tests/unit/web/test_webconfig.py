@@ -10,8 +10,8 @@ import pytest
 from exporter.config.arguments import parse_args
 from exporter.web.config_door import load
 from exporter.web.webconfig import TLS12_CIPHERS, TLS13_CIPHERS, WebConfigError, parse_web_config
+from tests.support.config import CREDS, config_error
 from tests.support.tls import Pki, bcrypt_hash, make_pki, tls_server_config, write_web_config
-from tests.unit.config.test_arguments import CREDS, config_error
 
 
 @pytest.fixture(scope="module")
