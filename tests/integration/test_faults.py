@@ -15,6 +15,7 @@ from exporter.simulator import SimulatorServer
 from tests.support.builders import incident, make_org
 from tests.support.faults import INCIDENTS, PAGE_ARGS, assert_failed_cleanly, failures, inject, open_counts
 from tests.support.http import scrape, series
+from tests.support.metrics import counter
 
 StartSim = Callable[..., SimulatorServer]
 
@@ -157,7 +158,7 @@ def test_unusable_rows_are_skipped_counted_and_warned_once(sim: SimulatorServer,
     inject(sim, kind="null_fields", fields=["report_date", "incident_id"], rows=1, status="unresolved")
     with capture_logs() as logs:
         assert exporter.pollers[0].run_cycle()
-    skipped = exporter.metrics.rows_skipped.labels("missing_incident_id")._value.get()
+    skipped = counter(exporter, "soda_exporter_rows_skipped_total", reason="missing_incident_id")
     assert skipped == 10  # one row on each of the ten pages
     warnings = skip_warnings(logs)
     assert len(warnings) == 1  # one warning for the cycle, not one per row
@@ -167,7 +168,7 @@ def test_unusable_rows_are_skipped_counted_and_warned_once(sim: SimulatorServer,
     inject(sim, kind="null_fields", fields=["created_at"], rows=1, status="unresolved", page=10)
     with capture_logs() as logs:
         assert exporter.pollers[0].run_cycle()
-    assert exporter.metrics.rows_skipped.labels("bad_created_at")._value.get() == 1
+    assert counter(exporter, "soda_exporter_rows_skipped_total", reason="bad_created_at") == 1
     assert [w["skipped"] for w in skip_warnings(logs)] == [{"bad_created_at": 1}]
     assert sum(open_counts(exporter).values()) == 24  # and the incident still counts as open
 

@@ -14,6 +14,7 @@ from exporter.simulator import SimulatorServer
 from exporter.simulator.faults import FaultPlan
 from tests.support.builders import KEY_ID, KEY_SECRET
 from tests.support.http import free_port
+from tests.support.metrics import counter
 from tests.support.waiting import wait_until
 
 StartExporter = Callable[..., Exporter]
@@ -71,9 +72,11 @@ def test_a_silent_soda_cannot_make_a_cycle_outlast_poll_timeout(
     assert not exporter.pollers[0].run_cycle()
     elapsed = time.monotonic() - started
     assert elapsed < 4.0, elapsed  # retried while an attempt could still start, never past the deadline
-    attempts = exporter.metrics.api_requests.labels("/last_etl_refresh", "timeout")._value.get()
+    attempts = counter(
+        exporter, "soda_exporter_api_requests_total", endpoint="/last_etl_refresh", code="timeout"
+    )
     assert attempts >= 2
-    assert exporter.metrics.poll_failures.labels("timeout")._value.get() == 1
+    assert counter(exporter, "soda_exporter_poll_failures_total", reason="timeout") == 1
     message = exporter.state.outcomes()["default"].message
     assert message.startswith("timeout: GET /last_etl_refresh: ")
     assert f"127.0.0.1:{silent_soda}" in message

@@ -15,6 +15,7 @@ from exporter.app import Exporter
 from exporter.simulator import SimulatorServer
 from tests.support.builders import KEY_ID, KEY_SECRET
 from tests.support.http import free_port, scrape, series, wait_http_ready
+from tests.support.metrics import counter
 from tests.support.waiting import wait_until
 
 StartExporter = Callable[..., Exporter]
@@ -76,7 +77,7 @@ def test_a_slow_api_cannot_make_a_cycle_outlast_poll_timeout(
     started = time.monotonic()
     assert not exporter.pollers[0].run_cycle()
     assert time.monotonic() - started < 8
-    failures = exporter.metrics.poll_failures.labels("timeout")._value.get()
+    failures = counter(exporter, "soda_exporter_poll_failures_total", reason="timeout")
     assert failures == 1
 
 

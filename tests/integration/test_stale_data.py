@@ -17,6 +17,7 @@ from exporter.simulator.cli import add_simulator_arguments, build_server
 from exporter.simulator.faults import FaultPlan
 from tests.support.builders import NOW, make_org
 from tests.support.http import series
+from tests.support.metrics import gauge
 
 StartSim = Callable[..., SimulatorServer]
 StartExporter = Callable[..., Exporter]
@@ -40,7 +41,7 @@ def assert_shows_the_latest_report_date(sim: SimulatorServer, exporter: Exporter
     assert snap is not None
     assert snap.open_total == truth
     assert snap.latest_report_date == (NOW - timedelta(days=days)).date() == org.latest_report_date()
-    assert exporter.metrics.up._value.get() == 1
+    assert gauge(exporter, "soda_up") == 1
     outcome = exporter.state.outcomes()["default"]
     assert outcome.latest_report_date == org.latest_report_date()
     text = exporter.state.exposition.text.decode()

@@ -13,6 +13,7 @@ from exporter.simulator import SimulatorServer
 from tests.support.builders import incident, make_org
 from tests.support.faults import PAGE_ARGS, assert_failed_cleanly, inject, open_counts
 from tests.support.http import series
+from tests.support.metrics import counter, gauge
 
 StartSim = Callable[..., SimulatorServer]
 
@@ -34,7 +35,7 @@ def exporter(sim: SimulatorServer, start_exporter: Callable[..., Exporter]) -> E
 
 def skipped(exp: Exporter, reason: str) -> float:
     """soda_exporter_rows_skipped_total for one reason."""
-    return exp.metrics.rows_skipped.labels(reason)._value.get()
+    return counter(exp, "soda_exporter_rows_skipped_total", reason=reason)
 
 
 def test_a_date_time_report_date_is_read_as_its_date(sim: SimulatorServer, exporter: Exporter) -> None:
@@ -58,7 +59,7 @@ def test_less_than_half_the_rows_unusable_is_published(sim: SimulatorServer, exp
     inject(sim, kind="null_fields", fields=["incident_id"], rows=4, status="unresolved")
     assert exporter.pollers[0].run_cycle()
     assert skipped(exporter, "missing_incident_id") == 40
-    assert exporter.metrics.up._value.get() == 1
+    assert gauge(exporter, "soda_up") == 1
 
 
 def test_more_than_half_the_rows_unusable_fails_the_cycle(sim: SimulatorServer, exporter: Exporter) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from exporter.app import Exporter
 from exporter.simulator import SimulatorServer
 from exporter.simulator.faults import FaultPlan
+from tests.support.metrics import counter, gauge
 
 INCIDENTS = "/v1/impact/incidents"
 
@@ -43,7 +44,7 @@ def open_counts(exp: Exporter) -> dict[tuple[str, str, str], int]:
 
 def failures(exp: Exporter, reason: str) -> float:
     """soda_exporter_poll_failures_total for one reason."""
-    return exp.metrics.poll_failures.labels(reason)._value.get()
+    return counter(exp, "soda_exporter_poll_failures_total", reason=reason)
 
 
 def assert_failed_cleanly(exp: Exporter, sim: SimulatorServer, reason: str) -> None:
@@ -55,8 +56,8 @@ def assert_failed_cleanly(exp: Exporter, sim: SimulatorServer, reason: str) -> N
     assert exp.state.exposition is published  # nothing new was published
     assert open_counts(exp) == before
     assert failures(exp, reason) == count + 1
-    assert exp.metrics.up._value.get() == 0
+    assert gauge(exp, "soda_up") == 0
     sim.set_faults(None)
     assert exp.pollers[0].run_cycle()
-    assert exp.metrics.up._value.get() == 1
+    assert gauge(exp, "soda_up") == 1
     assert open_counts(exp) == before
