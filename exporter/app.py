@@ -9,13 +9,14 @@ from typing import Any
 
 import structlog
 
-from exporter.actions.webhook import WebhookReceiver, build_webhook
+from exporter.actions.webhook import Target, WebhookReceiver
 from exporter.config.organizations import Organization
 from exporter.config.settings import Config
 from exporter.exposition.metrics import ExporterMetrics
 from exporter.exposition.state import ExporterState
 from exporter.logs import add_secret_source
 from exporter.poll.poller import Poller
+from exporter.soda.cloud import CloudClient
 from exporter.soda.credentials import CredentialSource
 from exporter.soda.reporting import ReportingClient
 from exporter.web.config_door import WebConfigDoor
@@ -57,6 +58,31 @@ def _check_webhook_behind_basic_auth(door: FrontDoor, webhook: WebhookReceiver) 
             "auth cannot reach the webhook: hash the token for Alertmanager's user",
             path=door.path,
         )
+
+
+def build_webhook(config: Config, state: ExporterState, metrics: ExporterMetrics) -> WebhookReceiver:
+    """The receiver for ``config``, with one Cloud API client per organisation, installed nowhere yet."""
+    settings = config.webhook
+    token = settings.token
+    if token is not None:
+        add_secret_source(lambda: [token.get()])
+    targets = []
+    for org in config.organizations:
+        values: tuple[str, ...] = (org.name or "",) if config.labelled else ()
+
+        def count(endpoint: str, code: str, values: tuple[str, ...] = values) -> None:
+            metrics.api_requests.labels(*values, endpoint, code).inc()
+
+        client = CloudClient(
+            org.cloud_url,
+            org.credentials,
+            read_timeout=config.request_timeout,
+            retries=config.retries,
+            max_retry_after=config.max_retry_after,
+            on_request=count,
+        )
+        targets.append(Target(org.key, org.name, client))
+    return WebhookReceiver(settings, state, metrics.registry, targets)
 
 
 class Exporter:

@@ -13,13 +13,11 @@ from typing import Any
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from exporter.actions.payload import ACTION_LABEL, INCIDENT_LABEL, parse_payload
 from exporter.actions.queue import Job, QueueFull, RecentUpdates, UpdateQueue
 from exporter.actions.rules import remaining_changes
-from exporter.config.settings import Config
 from exporter.config.webhook import WebhookSettings
-from exporter.exposition.metrics import ExporterMetrics
 from exporter.exposition.state import ExporterState
-from exporter.logs import add_secret_source
 from exporter.soda.cloud import CloudClient, IncidentUpdate, SodaError
 from exporter.web.messages import Request, Response, text
 from exporter.web.server import WebServer
@@ -27,9 +25,6 @@ from exporter.web.server import WebServer
 log = structlog.get_logger("exporter")
 
 WEBHOOK_PATH = "/alertmanager/webhook"
-PAYLOAD_VERSION = "4"
-INCIDENT_LABEL = "soda_incident_id"
-ACTION_LABEL = "soda_action"
 # Unknown action names come from alert labels; one label value keeps the counter's cardinality bounded.
 UNKNOWN_ACTION = "unknown"
 # Failure reasons of the client that are worth their own result; every other failure is "error".
@@ -291,47 +286,3 @@ def _decided(job: Job, result: str, changes: IncidentUpdate | None = None, **ext
         changes=described,
         **extra,
     )
-
-
-def parse_payload(raw: bytes) -> list[dict[str, Any]]:
-    """The alerts of an Alertmanager webhook payload (version 4); ValueError when it is not one."""
-    try:
-        payload = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
-        raise ValueError("the body is not JSON") from None
-    if not isinstance(payload, dict):
-        raise ValueError("the body is not an Alertmanager webhook payload")
-    if str(payload.get("version")) != PAYLOAD_VERSION:
-        raise ValueError(f"unsupported webhook payload version {payload.get('version')!r}; expected 4")
-    alerts = payload.get("alerts")
-    if not isinstance(alerts, list) or not all(isinstance(a, dict) for a in alerts):
-        raise ValueError("the payload has no list of alerts")
-    for alert in alerts:
-        if not isinstance(alert.get("labels", {}), dict):
-            raise ValueError("an alert's labels are not a mapping")
-    return alerts
-
-
-def build_webhook(config: Config, state: ExporterState, metrics: ExporterMetrics) -> WebhookReceiver:
-    """The receiver for ``config``, with one Cloud API client per organisation, installed nowhere yet."""
-    settings = config.webhook
-    token = settings.token
-    if token is not None:
-        add_secret_source(lambda: [token.get()])
-    targets = []
-    for org in config.organizations:
-        values: tuple[str, ...] = (org.name or "",) if config.labelled else ()
-
-        def count(endpoint: str, code: str, values: tuple[str, ...] = values) -> None:
-            metrics.api_requests.labels(*values, endpoint, code).inc()
-
-        client = CloudClient(
-            org.cloud_url,
-            org.credentials,
-            read_timeout=config.request_timeout,
-            retries=config.retries,
-            max_retry_after=config.max_retry_after,
-            on_request=count,
-        )
-        targets.append(Target(org.key, org.name, client))
-    return WebhookReceiver(settings, state, metrics.registry, targets)

@@ -7,7 +7,6 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timezone
-from typing import Any
 
 from exporter.backfill.counts import DAY_SECONDS, check_label_name
 from exporter.backfill.run import PROG, BackfillOptions, Labels, run
@@ -16,9 +15,9 @@ from exporter.config.arguments import OneLineParser, add_flags, resolve_flags
 from exporter.config.durations import parse_duration
 from exporter.config.flags import FLAGS, Flag
 from exporter.config.organizations import REGIONS, OrganizationsFileError, load_organizations
-from exporter.config.settings import ConfigError
+from exporter.config.settings import ConfigError, credentials_from
 from exporter.logs import add_secret_source, configure_logging
-from exporter.soda.credentials import CredentialsError, CredentialSource
+from exporter.soda.credentials import CredentialSource
 from exporter.soda.reporting import ReportingClient
 
 # The exporter's own flags that mean the same here: endpoints, credentials, HTTP, paging, window.
@@ -116,20 +115,6 @@ def parse_options(namespace: argparse.Namespace, environ: Mapping[str, str], tod
     )
 
 
-def _credentials(values: Mapping[str, Any], environ: Mapping[str, str]) -> CredentialSource:
-    source = CredentialSource(
-        key_id=environ.get("SODA_API_KEY_ID") or None,
-        key_secret=environ.get("SODA_API_KEY_SECRET") or None,
-        key_id_file=values["soda_api_key_id_file"],
-        key_secret_file=values["soda_api_key_secret_file"],
-    )
-    try:
-        source.get()
-    except CredentialsError as exc:
-        raise ConfigError(str(exc)) from None
-    return source
-
-
 def _sources(
     options: BackfillOptions, environ: Mapping[str, str]
 ) -> list[tuple[Labels, str, CredentialSource]]:
@@ -137,7 +122,7 @@ def _sources(
     path = options.values["config_file"]
     if not path:
         url = options.values["soda_reporting_url"] or REGIONS[options.values["soda_region"]][0]
-        return [(options.labels, url, _credentials(options.values, environ))]
+        return [(options.labels, url, credentials_from(options.values, environ))]
     try:
         orgs = load_organizations(path, environ)
     except OrganizationsFileError as exc:

@@ -11,10 +11,9 @@ from collections.abc import Mapping
 from exporter.config.arguments import OneLineParser, add_flags, resolve_flags
 from exporter.config.flags import FLAGS
 from exporter.config.organizations import REGIONS
-from exporter.config.settings import ConfigError
+from exporter.config.settings import ConfigError, credentials_from
 from exporter.logs import add_secret_source, configure_logging
 from exporter.soda.cloud import SEVERITIES, STATUSES, CloudClient, IncidentUpdate, SodaError, UpdatedIncident
-from exporter.soda.credentials import CredentialsError, CredentialSource
 
 PROG = "soda-incidents-exporter incident"
 # The exporter's own flags (and their variables) that say where Soda Cloud is and how to log in.
@@ -72,17 +71,6 @@ def render_text(incident: UpdatedIncident) -> str:
     )
 
 
-def _credentials(values: Mapping[str, object], environ: Mapping[str, str]) -> CredentialSource:
-    source = CredentialSource(
-        key_id=environ.get("SODA_API_KEY_ID") or None,
-        key_secret=environ.get("SODA_API_KEY_SECRET") or None,
-        key_id_file=str(values["soda_api_key_id_file"] or "") or None,
-        key_secret_file=str(values["soda_api_key_secret_file"] or "") or None,
-    )
-    source.get()  # a missing key is a usage error, found before anything is sent
-    return source
-
-
 def main(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
     """Run ``incident ...``; 0 on success, 1 when Soda refuses or fails, 2 on a usage error."""
     env = os.environ if environ is None else environ
@@ -105,8 +93,8 @@ def main(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
         parser.exit(2, f"{command}: error: --title must not be empty\n")
     try:
         values = resolve_flags(args, env, SHARED_FLAGS)
-        credentials = _credentials(values, env)
-    except (ConfigError, CredentialsError) as exc:
+        credentials = credentials_from(values, env)
+    except ConfigError as exc:
         parser.exit(2, f"{command}: error: {exc}\n")
     configure_logging(str(values["log_level"]), "console")
     add_secret_source(lambda: [credentials.get().key_id, credentials.get().key_secret])

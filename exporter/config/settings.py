@@ -58,19 +58,24 @@ class Config:
         return any(org.name for org in self.organizations)
 
 
-def _credentials(values: dict[str, Any], environ: Mapping[str, str], demo: bool) -> CredentialSource:
+def credentials_from(
+    values: Mapping[str, Any], environ: Mapping[str, str], *, check: bool = True
+) -> CredentialSource:
+    """The API key pair from $SODA_API_KEY_ID/$SODA_API_KEY_SECRET or the *-file flags, for every command.
+
+    With ``check`` it is read once now, so a missing or unreadable secret is a ConfigError at start-up.
+    """
     source = CredentialSource(
         key_id=environ.get("SODA_API_KEY_ID") or None,
         key_secret=environ.get("SODA_API_KEY_SECRET") or None,
         key_id_file=values["soda_api_key_id_file"],
         key_secret_file=values["soda_api_key_secret_file"],
     )
-    if demo:
-        return source
-    try:
-        source.get()  # fail fast at start-up: a missing or unreadable secret is a config error
-    except CredentialsError as exc:
-        raise ConfigError(str(exc)) from None
+    if check:
+        try:
+            source.get()
+        except CredentialsError as exc:
+            raise ConfigError(str(exc)) from None
     return source
 
 
@@ -108,7 +113,7 @@ def make_config(namespace: argparse.Namespace, values: dict[str, Any], environ: 
     else:
         reporting_url = values["soda_reporting_url"] or region_reporting
         cloud_url = values["soda_cloud_url"] or region_cloud
-        credentials = _credentials(values, environ, demo)
+        credentials = credentials_from(values, environ, check=not demo)
         organizations = (Organization(values["soda_organization"], reporting_url, cloud_url, credentials),)
     return Config(
         listen_addresses=values["web_listen_address"],

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import math
 import threading
 import time
@@ -12,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from exporter.simulator.replies import Headers
+from exporter.web.basic_auth import parse_basic
 
 
 @dataclass(frozen=True)
@@ -25,16 +24,8 @@ class Credentials:
 
 def basic_credentials(headers: Headers) -> Credentials | None:
     """The ``Authorization: Basic base64(id:secret)`` pair, if any."""
-    value = headers.get("authorization") or ""
-    scheme, _, encoded = value.strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    key_id, sep, secret = decoded.partition(":")
-    return Credentials(key_id, secret, "basic") if sep else None
+    pair = parse_basic(headers.get("authorization"))
+    return Credentials(pair[0], pair[1], "basic") if pair else None
 
 
 def reporting_credentials(headers: Headers) -> Credentials | None:

@@ -121,25 +121,8 @@ def test_unattended_incident_is_escalated_through_prometheus_and_alertmanager(
             ],
         },
     )
-    children.start(
-        "alertmanager",
-        [
-            alertmanager,
-            f"--config.file={tmp_path / 'alertmanager.yml'}",
-            f"--storage.path={tmp_path / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{am_port}",
-            "--cluster.listen-address=",
-        ],
-    )
-    children.start(
-        "prometheus",
-        [
-            prometheus,
-            f"--config.file={tmp_path / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp_path / 'prom-data'}",
-            f"--web.listen-address=127.0.0.1:{prom_port}",
-        ],
-    )
+    children.alertmanager(alertmanager, tmp_path / "alertmanager.yml", am_port)
+    children.prometheus(prometheus, tmp_path / "prometheus.yml", prom_port)
 
     def escalations() -> list[Any]:
         return [u for u in sim.updates if u.incident_id == "inc-0001"]

@@ -162,12 +162,8 @@ def start_stack(procs: Processes, tmp: Path, webhook: Webhook) -> Stack:
     acme_url = f"http://127.0.0.1:{acme.port}"
     endpoints = ["--soda.reporting-url", f"{acme_url}/v1", "--soda.cloud-url", acme_url]
     procs.start("exporter-single", [*cli, "--web.listen-address", single, *poll, *endpoints], env)
-    alertmanager = [f"--config.file={tmp / 'alertmanager.yml'}", f"--storage.path={tmp / 'am'}"]
-    alertmanager += [f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address="]
-    procs.start("alertmanager", [alertmanager_bin, *alertmanager])
-    prometheus = [f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'tsdb'}"]
-    prometheus += [f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"]
-    procs.start("prometheus", [prometheus_bin, *prometheus])
+    procs.alertmanager(alertmanager_bin, tmp / "alertmanager.yml", am_port)
+    procs.prometheus(prometheus_bin, tmp / "prometheus.yml", prom_port)
     for url in (
         f"http://{multi}/readyz",
         f"http://{single}/readyz",

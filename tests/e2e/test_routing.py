@@ -106,25 +106,8 @@ def test_incidents_reach_the_owning_teams_receiver(
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(prometheus_config))
     children = Processes(tmp_path)
     try:
-        children.start(
-            "alertmanager",
-            [
-                alertmanager,
-                f"--config.file={tmp_path / 'alertmanager.yml'}",
-                f"--storage.path={tmp_path / 'am-data'}",
-                f"--web.listen-address=127.0.0.1:{am_port}",
-                "--cluster.listen-address=",
-            ],
-        )
-        children.start(
-            "prometheus",
-            [
-                prometheus,
-                f"--config.file={tmp_path / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'prom-data'}",
-                f"--web.listen-address=127.0.0.1:{prom_port}",
-            ],
-        )
+        children.alertmanager(alertmanager, tmp_path / "alertmanager.yml", am_port)
+        children.prometheus(prometheus, tmp_path / "prometheus.yml", prom_port)
         wait_for(
             "every receiver to get its incident alert",
             lambda: all(received(hook) for hook in sinks.values()),

@@ -190,16 +190,7 @@ def test_alertmanager_delivers_the_webhook_over_tls_with_basic_auth(
     (tmp_path / "alertmanager.yml").write_text(
         yaml.safe_dump({"route": route, "receivers": [{"name": "soda", "webhook_configs": [receiver]}]})
     )
-    children.start(
-        "alertmanager",
-        [
-            alertmanager,
-            f"--config.file={tmp_path / 'alertmanager.yml'}",
-            f"--storage.path={tmp_path / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{am_port}",
-            "--cluster.listen-address=",
-        ],
-    )
+    children.alertmanager(alertmanager, tmp_path / "alertmanager.yml", am_port)
     alert = {
         "labels": {
             "alertname": "SodaIncidentUnattended",

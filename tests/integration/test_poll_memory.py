@@ -14,7 +14,7 @@ from exporter.incidents.fold import resolved_accumulator, unresolved_accumulator
 from exporter.memory import return_large_buffers_to_os
 from exporter.simulator import SimulatorServer
 from exporter.soda.errors import SodaConnectionError
-from tests.support.rows import row
+from tests.support.rows import incident_row as row
 
 StartExporter = Callable[..., Exporter]
 

@@ -275,10 +275,10 @@ def test_the_token_is_masked_in_logs(webhook: Callable[..., Any]) -> None:
     )
 
 
-def test_alerts_are_routed_by_their_organization_label(
-    start_simulator: StartSim, start_exporter: StartExporter, tmp_path: Path
-) -> None:
-    sims = {name: start_simulator(org()) for name in ("north", "south")}
+def webhook_for_organizations(
+    sims: dict[str, SimulatorServer], start_exporter: StartExporter, tmp_path: Path
+) -> Exporter:
+    """An exporter with the webhook on, polling each simulator as the organisation of its key name."""
     lines = ["organizations:"]
     for name, sim in sims.items():
         lines += [
@@ -289,10 +289,16 @@ def test_alerts_are_routed_by_their_organization_label(
             "    api_key_secret_env: SODA_API_KEY_SECRET",
         ]
     (tmp_path / "orgs.yml").write_text("\n".join(lines) + "\n")
-    env = sim_env(sims["north"], SODA_EXPORTER_WEBHOOK_TOKEN=TOKEN)
-    exporter = start_exporter(
-        sims["north"], "--config.file", str(tmp_path / "orgs.yml"), "--webhook.enable", env=env
-    )
+    first = next(iter(sims.values()))
+    env = sim_env(first, SODA_EXPORTER_WEBHOOK_TOKEN=TOKEN)
+    return start_exporter(first, "--config.file", str(tmp_path / "orgs.yml"), "--webhook.enable", env=env)
+
+
+def test_alerts_are_routed_by_their_organization_label(
+    start_simulator: StartSim, start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    sims = {name: start_simulator(org()) for name in ("north", "south")}
+    exporter = webhook_for_organizations(sims, start_exporter, tmp_path)
     wait_until(lambda: all(exporter.state.snapshot(n) is not None for n in sims))
     reply = post(
         exporter,
@@ -354,20 +360,7 @@ def test_organizations_sharing_a_key_share_its_bucket(
 ) -> None:
     storm = FaultRule("rate_limited", path="/api/v1/incidents/*", retry_after=30, times=1)
     sims = {"north": start_simulator(org(), faults=FaultPlan([storm])), "south": start_simulator(org())}
-    lines = ["organizations:"]
-    for name, sim in sims.items():
-        lines += [
-            f"  - name: {name}",
-            f"    reporting_url: {sim.reporting_url}",
-            f"    cloud_url: {sim.cloud_url}",
-            "    api_key_id_env: SODA_API_KEY_ID",
-            "    api_key_secret_env: SODA_API_KEY_SECRET",
-        ]
-    (tmp_path / "orgs.yml").write_text("\n".join(lines) + "\n")
-    env = sim_env(sims["north"], SODA_EXPORTER_WEBHOOK_TOKEN=TOKEN)
-    exporter = start_exporter(
-        sims["north"], "--config.file", str(tmp_path / "orgs.yml"), "--webhook.enable", env=env
-    )
+    exporter = webhook_for_organizations(sims, start_exporter, tmp_path)
     wait_until(lambda: all(exporter.state.snapshot(n) is not None for n in sims))
     post(exporter, alert("inc-0001", "escalate", organization="north"))
     # The simulator counts the 429 as it sends it; the client holds the key's bucket once it reads it.

@@ -83,6 +83,32 @@ class Processes:
         self.started.append((name, proc))
         return proc
 
+    def alertmanager(self, binary: str, config: Path, port: int) -> subprocess.Popen[bytes]:
+        """Start a real Alertmanager on 127.0.0.1:``port``, alone (no cluster), storing under log_dir."""
+        return self.start(
+            "alertmanager",
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.path={self.log_dir / 'am-data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",
+            ],
+        )
+
+    def prometheus(self, binary: str, config: Path, port: int) -> subprocess.Popen[bytes]:
+        """Start a real Prometheus on 127.0.0.1:``port``, its TSDB under log_dir."""
+        return self.start(
+            "prometheus",
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self.log_dir / 'prom-data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--log.level=warn",
+            ],
+        )
+
     def logs(self) -> str:
         """The tail of every process log, for assertion messages."""
         parts = []

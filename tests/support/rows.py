@@ -1,29 +1,33 @@
-"""Reporting API rows by hand, folded and snapshotted the way one poll cycle does, without HTTP."""
+"""Builders for the unit tests of the pure core: Reporting API rows by hand, folded without any HTTP."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from exporter.incidents.fold import resolved_accumulator, unresolved_accumulator
-from exporter.incidents.snapshot import PollData, SnapshotSettings, build_snapshot
+from exporter.incidents.fold import RowAccumulator, resolved_accumulator, unresolved_accumulator
+from exporter.incidents.snapshot import PollData, Snapshot, SnapshotSettings, build_snapshot
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+LATEST = "2026-11-20"
+CREATED = "2026-11-10T08:00:00Z"
+CREATED_TS = datetime(2026, 11, 10, 8, tzinfo=timezone.utc).timestamp()
 
 
-def row(
-    incident: str,
-    day: str,
+def incident_row(
+    incident: Any,
+    day: Any = LATEST,
     *,
-    dataset: str = "ds-a",
+    dataset: Any = "ds-a",
     severity: Any = "major",
     status: Any = "reported",
-    created: Any = "2026-11-10T08:00:00Z",
+    created: Any = CREATED,
     resolved: Any = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """One IncidentData row as the Reporting API sends it."""
-    data = {
+    """One IncidentData row as the Reporting API sends it; ``extra`` overrides or adds fields."""
+    data: dict[str, Any] = {
         "incident_id_report_date_id": f"{incident}@{day}",
         "incident_id": incident,
         "report_date": day,
@@ -34,15 +38,37 @@ def row(
         "resolved_at": resolved,
         "title": f"title {incident}",
         "check_name": f"check {incident}",
-        "lead_email": "lead@example.com",
+        "lead_email": f"lead-{incident}@example.com",
     }
     data.update(extra)
     return data
 
 
-def snapshot_of(unresolved: list[dict[str, Any]], resolved: list[dict[str, Any]] = (), **settings: Any):  # type: ignore[assignment]
-    """Fold rows the way one poll cycle does and build the snapshot."""
-    u, r = unresolved_accumulator(), resolved_accumulator()
-    u.add_rows(list(unresolved))
-    r.add_rows(list(resolved))
-    return build_snapshot(PollData(u, r), NOW, SnapshotSettings(**settings))
+def resolved_row(
+    incident: str, day: str = LATEST, *, resolved: Any = "2026-11-19T08:00:00Z", **kw: Any
+) -> dict[str, Any]:
+    """A row of the ``status=resolved`` query."""
+    kw.setdefault("status", "resolved")
+    return incident_row(incident, day, resolved=resolved, **kw)
+
+
+def fold(accumulator: RowAccumulator, *pages: Iterable[Any]) -> RowAccumulator:
+    """Feed ``pages`` to ``accumulator`` one page at a time, as the poller does."""
+    for page in pages:
+        accumulator.add_rows(list(page))
+    return accumulator
+
+
+def snapshot_of(
+    unresolved: Iterable[Any] = (),
+    resolved: Iterable[Any] = (),
+    *,
+    now: datetime = NOW,
+    last_etl_refresh: datetime | None = None,
+    **settings: Any,
+) -> Snapshot:
+    """Fold one page per query the way a poll cycle does and build the snapshot."""
+    data = PollData(
+        fold(unresolved_accumulator(), unresolved), fold(resolved_accumulator(), resolved), last_etl_refresh
+    )
+    return build_snapshot(data, now, SnapshotSettings(**settings))

@@ -8,7 +8,8 @@ import pytest
 
 from exporter.incidents.fold import IncidentRow, unresolved_accumulator
 from exporter.incidents.timestamps import parse_timestamp
-from tests.support.rows import row, snapshot_of
+from tests.support.rows import incident_row as row
+from tests.support.rows import snapshot_of
 
 UTC = timezone.utc
 
