@@ -63,15 +63,18 @@ def test_scrapes_answer_within_a_second_while_bad_clients_hold_connections(
             readers.append(sock)
             clients.append(sock)
 
+        reading = threading.Event()
+
         def read_slowly() -> None:
             while not done.wait(0.25):
                 for sock in readers:
                     with contextlib.suppress(OSError):
                         sock.recv(512)
+                reading.set()
 
         trickle = threading.Thread(target=read_slowly, daemon=True)
         trickle.start()
-        time.sleep(0.5)
+        assert reading.wait(10), "the slow readers never read"
         slowest = 0.0
         for _ in range(10):
             started = time.monotonic()

@@ -16,6 +16,7 @@ from exporter.web.listen import ListenError, bind
 from exporter.web.messages import text
 from exporter.web.server import WebServer
 from tests.support.http import free_port
+from tests.support.waiting import wait_until
 
 
 def has_ipv6_loopback() -> bool:
@@ -128,11 +129,11 @@ def test_running_out_of_descriptors_is_logged_and_counted_and_serving_resumes() 
         used = len(os.listdir("/proc/self/fd"))
         resource.setrlimit(resource.RLIMIT_NOFILE, (used + 8, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
         print(json.dumps({"port": server.port}), flush=True)
-        sys.stdin.readline()
-        value = registry.get_sample_value(
-            "soda_exporter_http_accept_failures_total", {"reason": "process_open_files_limit"}
-        )
-        print(json.dumps({"failures": value}), flush=True)
+        for _ in sys.stdin:  # one answer per line asked
+            value = registry.get_sample_value(
+                "soda_exporter_http_accept_failures_total", {"reason": "process_open_files_limit"}
+            )
+            print(json.dumps({"failures": value}), flush=True)
         """
     )
     proc = subprocess.Popen(
@@ -148,7 +149,14 @@ def test_running_out_of_descriptors_is_logged_and_counted_and_serving_resumes() 
         port = json.loads(proc.stdout.readline())["port"]
         for _ in range(30):  # the kernel completes each handshake; the server cannot accept them all
             clients.append(socket.create_connection(("127.0.0.1", port), timeout=5))
-        time.sleep(1.5)
+
+        def failures() -> float:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+            return float(json.loads(proc.stdout.readline())["failures"] or 0)
+
+        wait_until(lambda: failures() >= 1, timeout=20)  # the server has hit the limit
         for client in clients:
             client.close()
         clients.clear()
@@ -162,10 +170,7 @@ def test_running_out_of_descriptors_is_logged_and_counted_and_serving_resumes() 
                 pass
             assert time.monotonic() < deadline, "the server did not accept again"
             time.sleep(0.2)
-        proc.stdin.write("\n")
-        proc.stdin.flush()
-        failures = json.loads(proc.stdout.readline())["failures"]
-        assert failures >= 1
+        assert failures() >= 1
     finally:
         for client in clients:
             client.close()

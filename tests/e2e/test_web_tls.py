@@ -347,7 +347,7 @@ def test_rotated_certificate_and_password_apply_without_restart(
         return reply.status_code == 200 and samples(reply.text)[gauge] == 0
 
     wait_until(reload_failed, timeout=15)
-    time.sleep(1.5)
+    time.sleep(1.5)  # the behaviour under test: the last good file stays in force while time passes
     assert curl(base, *cacert, "-u", "prometheus:rotated-password")[:2] == (0, "200")
 
 

@@ -26,7 +26,7 @@ from exporter.soda.cloud import (
 )
 from exporter.soda.credentials import CredentialSource
 from exporter.soda.errors import SodaConnectionError, SodaError, SodaServerError
-from exporter.soda.ratelimit import TokenBucket
+from exporter.soda.ratelimit import Ticket, TokenBucket
 from tests.support.builders import KEY_ID, KEY_SECRET, incident, make_org
 
 StartSim = Callable[..., SimulatorServer]
@@ -243,7 +243,14 @@ def test_closing_the_client_cancels_a_wait_for_a_token(
     start_simulator: StartSim, make_client: MakeClient
 ) -> None:
     sim = start_simulator(two_incidents())
-    bucket = TokenBucket(10, 60.0)
+    waiting = threading.Event()
+
+    class WatchedBucket(TokenBucket):
+        def take(self, stop: threading.Event | None = None, timeout: float | None = None) -> Ticket | None:
+            waiting.set()
+            return super().take(stop, timeout)
+
+    bucket = WatchedBucket(10, 60.0)
     bucket.hold(60)
     client = make_client(sim, bucket=bucket)
     errors: list[Exception] = []
@@ -256,7 +263,7 @@ def test_closing_the_client_cancels_a_wait_for_a_token(
 
     thread = threading.Thread(target=update)
     thread.start()
-    time.sleep(0.3)
+    assert waiting.wait(10)
     client.close()
     thread.join(2)
     assert not thread.is_alive()

@@ -16,6 +16,7 @@ from tests.support.builders import incident, make_org
 from tests.support.faults import INCIDENTS, PAGE_ARGS, assert_failed_cleanly, failures, inject, open_counts
 from tests.support.http import scrape, series
 from tests.support.metrics import counter
+from tests.support.waiting import wait_until
 
 StartSim = Callable[..., SimulatorServer]
 
@@ -109,7 +110,7 @@ def test_transient_faults_are_retried_within_the_cycle(
     inject(sim, page=2, **rule)
     assert exporter.pollers[0].run_cycle()
     # A delayed answer is logged (as a 200) only when the simulator sends it, after the client gave up.
-    time.sleep(1.0)
+    wait_until(lambda: len(requests_to(sim, 2)) >= len(answers), timeout=10)
     assert requests_to(sim, 2) == answers
 
 

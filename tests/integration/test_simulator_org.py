@@ -326,7 +326,7 @@ def test_update_rate_limit_is_a_sliding_window(served: SimulatorServer) -> None:
     url = served.cloud_url + "/api/v1/incidents/inc-4"
     statuses = [requests.post(url, json={"title": str(n)}, auth=KEY).status_code for n in range(4)]
     assert statuses == [200, 200, 200, 429]
-    time.sleep(0.6)
+    time.sleep(0.6)  # the behaviour under test: time passing slides the window (of 0.5 s, see `served`)
     assert requests.post(url, json={"title": "later"}, auth=KEY).status_code == 200
     assert len(served.updates) == 4
 

@@ -151,7 +151,7 @@ def test_a_client_that_stops_reading_its_response_is_dropped_after_the_write_tim
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect(("127.0.0.1", server.port))
         sock.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-        time.sleep(3)  # reads nothing: the server must give up on it
+        time.sleep(3)  # the behaviour under test: reading nothing for a while, so the server must give up
         sock.settimeout(10)
         received = 0
         with pytest.raises(ConnectionResetError):
