@@ -16,6 +16,17 @@ from exporter.simulator import (
     generate_organization,
 )
 from tests.support.builders import KEY_ID, KEY_SECRET, sim_env
+from tests.support.paths import TESTS
+
+LAYERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its layer (its directory under tests/), so ``-m`` can pick one."""
+    for item in items:
+        layer = item.path.relative_to(TESTS).parts[0]
+        if layer in LAYERS:
+            item.add_marker(layer)
 
 
 @pytest.fixture(autouse=True)

@@ -23,8 +23,6 @@ from tests.support.http import free_port, scrape, series
 from tests.support.monitoring_stack import Processes, wait_for
 from tests.support.rules import load_rules_generator
 
-pytestmark = pytest.mark.e2e
-
 TOKEN = "e2e-webhook-token-3f9a61c0"
 DEADLINE_SECONDS = 45.0
 

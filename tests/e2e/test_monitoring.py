@@ -31,8 +31,6 @@ from tests.support.monitoring_stack import (
 )
 from tests.support.rules import load_rules_generator
 
-pytestmark = pytest.mark.e2e
-
 JOB = "soda-incidents-exporter"
 ACME, GLOBEX = "acme", "globex"
 # Grafana's variables as Grafana would expand them with "All" selected, and its interval macros.

@@ -22,8 +22,6 @@ from tests.support.http import free_port
 from tests.support.monitoring_stack import Processes, Webhook, wait_for
 from tests.support.rules import load_rules_generator
 
-pytestmark = pytest.mark.e2e
-
 ALERT = "SodaCriticalIncidentOpen"
 # Team A names its team in an attribute, team B's dataset is routed by its owner's e-mail (its team
 # is a tag), and nobody owns the third dataset.

@@ -29,8 +29,6 @@ from tests.support.monitoring_stack import Processes, PrometheusAPI, wait_for
 from tests.support.tls import Pki, bcrypt_hash, make_pki, tls_server_config, write_web_config
 from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.e2e
-
 PASSWORD = "scrape-password-81c2"
 TOKEN = "e2e-webhook-token-5d0e27b4"
 
