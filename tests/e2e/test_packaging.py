@@ -125,7 +125,7 @@ def test_the_suite_collects_from_the_sdist(unpacked: Path) -> None:
     argv = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
     out = _run(argv, cwd=unpacked, env=env)
     collected = {line.split("::")[0] for line in out.splitlines() if "::" in line}
-    expected = {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").glob("test_*.py")}
+    expected = {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").rglob("test_*.py")}
     assert collected == expected, sorted(expected ^ collected)
 
 
