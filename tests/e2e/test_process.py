@@ -1,10 +1,12 @@
-"""The console script as a real process: demo mode, JSON logs, redaction and clean SIGTERM."""
+"""The console script as a real process: demo mode, JSON logs, redaction, clean SIGTERM, a read-only run."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from exporter.simulator import SimulatorServer
 from tests.support.builders import KEY_ID, KEY_SECRET
 from tests.support.http import free_port, wait_http_ready
 from tests.support.processes import json_lines, spawn
+from tests.support.tls import write_web_config
 from tests.support.waiting import wait_until
 
 
@@ -60,3 +63,45 @@ def test_logs_are_json_one_line_per_cycle_and_never_show_the_secret(
         assert line["outcome"] == "failure"
         assert line["reason"] == "auth"
         assert "Traceback" not in json.dumps(line)
+
+
+def test_runs_without_writing_anything_to_its_working_directory(tmp_path: Path) -> None:
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SODA_")}
+    env.update(PYTHONDONTWRITEBYTECODE="1", HOME=str(workdir), TMPDIR=str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exporter.cli", "--demo", "--web.listen-address", f"127.0.0.1:{port}"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_http_ready(port)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(5) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert list(workdir.iterdir()) == []
+
+
+def test_the_console_script_exits_2_with_one_line(tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.support.monitoring_stack import exporter_command
+
+    path = write_web_config(tmp_path / "web.yml", {"basic_auth_users": {"alice": "hunter2"}})
+    done = subprocess.run(
+        [*exporter_command(), "--demo", "--web.config.file", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "--web.config.file: basic_auth_users: the password of 'alice' is not a bcrypt hash" in done.stderr
+    assert "hunter2" not in done.stderr

@@ -1,12 +1,9 @@
-"""Staying up and staying right: stuck clients, rotated credentials, the cycle bound, a read-only run."""
+"""Staying up and staying right: stuck clients, rotated credentials, the cycle bound."""
 
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +11,7 @@ from pathlib import Path
 from exporter.app import Exporter
 from exporter.simulator import SimulatorServer
 from tests.support.builders import KEY_ID, KEY_SECRET
-from tests.support.http import free_port, scrape, series, wait_http_ready
+from tests.support.http import scrape, series
 from tests.support.metrics import counter
 from tests.support.waiting import wait_until
 
@@ -79,27 +76,3 @@ def test_a_slow_api_cannot_make_a_cycle_outlast_poll_timeout(
     assert time.monotonic() - started < 8
     failures = counter(exporter, "soda_exporter_poll_failures_total", reason="timeout")
     assert failures == 1
-
-
-def test_runs_without_writing_anything_to_its_working_directory(tmp_path: Path) -> None:
-    workdir = tmp_path / "cwd"
-    workdir.mkdir()
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SODA_")}
-    env.update(PYTHONDONTWRITEBYTECODE="1", HOME=str(workdir), TMPDIR=str(tmp_path / "tmp"))
-    (tmp_path / "tmp").mkdir()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "exporter.cli", "--demo", "--web.listen-address", f"127.0.0.1:{port}"],
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_http_ready(port)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(5) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert list(workdir.iterdir()) == []

@@ -250,21 +250,3 @@ def test_a_warning_when_no_user_can_carry_the_webhook_token(
         warnings = [e for e in logs if e["log_level"] == "warning" and "webhook token" in e["event"]]
         assert bool(warnings) == warned
         assert token not in json.dumps(logs, default=str)
-
-
-def test_the_console_script_exits_2_with_one_line(tmp_path: Path) -> None:
-    import subprocess
-
-    from tests.support.monitoring_stack import exporter_command
-
-    path = write_web_config(tmp_path / "web.yml", {"basic_auth_users": {"alice": "hunter2"}})
-    done = subprocess.run(
-        [*exporter_command(), "--demo", "--web.config.file", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 2
-    assert done.stderr.count("\n") == 1, done.stderr
-    assert "--web.config.file: basic_auth_users: the password of 'alice' is not a bcrypt hash" in done.stderr
-    assert "hunter2" not in done.stderr
