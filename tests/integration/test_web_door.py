@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import ssl
 import time
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 import requests
+import structlog
 import trustme
 
 from exporter.app import Exporter
@@ -20,6 +22,7 @@ from exporter.web.limits import Limits
 from exporter.web.messages import text
 from exporter.web.server import WebServer
 from tests.support.builders import sim_env
+from tests.support.tls import bcrypt_hash, write_web_config
 
 GOOD = "Basic dXNlcjpwYXNz"
 CHALLENGE = 'Basic realm="soda"'
@@ -204,3 +207,21 @@ def test_a_failing_door_refuses_instead_of_serving_past_it(serve: Any) -> None:
             f"http://127.0.0.1:{no_auth.port}/hello", headers={"Authorization": GOOD}, timeout=5
         )
         assert reply.status_code == 500 and reply.text != "hello\n"
+
+
+def test_a_warning_when_no_user_can_carry_the_webhook_token(
+    simulator: Any, start_exporter: Any, tmp_path: Path
+) -> None:
+    from tests.support.builders import sim_env
+
+    token = "a-long-enough-webhook-token"
+    for hashed_password, warned in ((token, False), ("something-else", True)):
+        path = write_web_config(
+            tmp_path / "web.yml", {"basic_auth_users": {"alertmanager": bcrypt_hash(hashed_password)}}
+        )
+        env = sim_env(simulator, SODA_EXPORTER_WEBHOOK_TOKEN=token)
+        with structlog.testing.capture_logs() as logs:
+            start_exporter(simulator, "--webhook.enable", "--web.config.file", str(path), env=env, run=False)
+        warnings = [e for e in logs if e["log_level"] == "warning" and "webhook token" in e["event"]]
+        assert bool(warnings) == warned
+        assert token not in json.dumps(logs, default=str)

@@ -232,21 +232,3 @@ def test_the_webhook_token_works_as_bearer_or_as_a_basic_password() -> None:
     assert not token.matches(basic("alertmanager", ""))
     assert not token.matches("Basic garbage")
     assert not token.matches("Token a-long-enough-webhook-token")
-
-
-def test_a_warning_when_no_user_can_carry_the_webhook_token(
-    simulator: Any, start_exporter: Any, tmp_path: Path
-) -> None:
-    from tests.support.builders import sim_env
-
-    token = "a-long-enough-webhook-token"
-    for hashed_password, warned in ((token, False), ("something-else", True)):
-        path = write_web_config(
-            tmp_path / "web.yml", {"basic_auth_users": {"alertmanager": bcrypt_hash(hashed_password)}}
-        )
-        env = sim_env(simulator, SODA_EXPORTER_WEBHOOK_TOKEN=token)
-        with structlog.testing.capture_logs() as logs:
-            start_exporter(simulator, "--webhook.enable", "--web.config.file", str(path), env=env, run=False)
-        warnings = [e for e in logs if e["log_level"] == "warning" and "webhook token" in e["event"]]
-        assert bool(warnings) == warned
-        assert token not in json.dumps(logs, default=str)
