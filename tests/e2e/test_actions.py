@@ -23,6 +23,8 @@ from tests.support.http import free_port, scrape, series
 from tests.support.monitoring_stack import Processes, wait_for
 from tests.support.rules import load_rules_generator
 
+pytestmark = pytest.mark.slow  # more than a few seconds each (real binaries, builds or many cycles)
+
 TOKEN = "e2e-webhook-token-3f9a61c0"
 DEADLINE_SECONDS = 45.0
 

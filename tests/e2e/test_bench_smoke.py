@@ -8,12 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.harness import FIGURE_IDS
 from tests.support.paths import ROOT
 
 REPO = ROOT
 
 
+@pytest.mark.slow
 def test_small_run_reports_every_figure_with_a_number(tmp_path: Path) -> None:
     output = tmp_path / "results.json"
     done = subprocess.run(

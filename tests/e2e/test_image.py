@@ -29,6 +29,8 @@ from tests.support.image import (
 )
 from tests.support.monitoring_stack import Processes, PrometheusAPI, http_ok, wait_for
 
+pytestmark = pytest.mark.slow  # more than a few seconds each (real binaries, builds or many cycles)
+
 BUDGET_BYTES = 40 * 1000 * 1000
 # Run inside the image: every installer or compiler left anywhere on its filesystem.
 FIND_TOOLING = r"""

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import requests
 
 from exporter.simulator import SimulatorServer
@@ -143,6 +144,7 @@ def test_nothing_to_change_is_refused_before_anything_is_sent(start_simulator: S
     assert updates_sent(sim) == []
 
 
+@pytest.mark.slow
 def test_values_outside_the_spec_are_refused_before_anything_is_sent(start_simulator: StartSim) -> None:
     sim = start_simulator(org_of_two())
     for args in (
@@ -268,6 +270,7 @@ class _HtmlNotFound(http.server.BaseHTTPRequestHandler):
         """Quiet."""
 
 
+@pytest.mark.slow
 def test_a_wrong_cloud_url_is_told_apart_from_an_unknown_incident(start_simulator: StartSim) -> None:
     sim = start_simulator(org_of_two())
     html = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HtmlNotFound)

@@ -31,6 +31,8 @@ from tests.support.monitoring_stack import (
 )
 from tests.support.rules import load_rules_generator
 
+pytestmark = pytest.mark.slow  # more than a few seconds each (real binaries, builds or many cycles)
+
 JOB = "soda-incidents-exporter"
 ACME, GLOBEX = "acme", "globex"
 # Grafana's variables as Grafana would expand them with "All" selected, and its interval macros.

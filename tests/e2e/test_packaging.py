@@ -22,6 +22,8 @@ from tests.binaries import require_test_extra_tool
 from tests.support.helm import CHART, helm
 from tests.support.paths import ROOT
 
+pytestmark = pytest.mark.slow  # more than a few seconds each (real binaries, builds or many cycles)
+
 NAME = "soda_incidents_exporter"
 SCRIPT = "soda-incidents-exporter"
 SEMVER = re.compile(r"\d+\.\d+\.\d+")

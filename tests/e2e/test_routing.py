@@ -22,6 +22,8 @@ from tests.support.http import free_port
 from tests.support.monitoring_stack import Processes, Webhook, wait_for
 from tests.support.rules import load_rules_generator
 
+pytestmark = pytest.mark.slow  # more than a few seconds each (real binaries, builds or many cycles)
+
 ALERT = "SodaCriticalIncidentOpen"
 # Team A names its team in an attribute, team B's dataset is routed by its owner's e-mail (its team
 # is a tag), and nobody owns the third dataset.

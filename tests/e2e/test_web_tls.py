@@ -78,6 +78,7 @@ def web_exporter(
     return exporter
 
 
+@pytest.mark.slow
 def test_prometheus_scrapes_over_tls_with_basic_auth_and_over_mtls(
     simulator: SimulatorServer,
     start_exporter: Callable[..., Exporter],
@@ -382,6 +383,7 @@ def request_with_the_last_handshake_flight(
     return raw, plain
 
 
+@pytest.mark.slow
 def test_a_request_riding_with_the_handshake_is_answered_over_tls_after_the_peer_check(
     simulator: SimulatorServer, start_exporter: Callable[..., Exporter], pki: Pki, tmp_path: Path
 ) -> None:

@@ -8,9 +8,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+import pytest
+
 from exporter.app import Exporter
 from exporter.simulator import SimulatorServer, generate_organization
 from exporter.simulator.faults import FaultPlan
+
+pytestmark = pytest.mark.slow  # more than a few seconds each (real binaries, builds or many cycles)
 
 SOAK_SECONDS = float(os.environ.get("SODA_EXPORTER_SOAK_SECONDS", "20"))
 INCIDENTS = "/v1/impact/incidents"
