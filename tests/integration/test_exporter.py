@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import subprocess
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
@@ -12,7 +11,6 @@ import requests
 
 from exporter.app import Exporter
 from exporter.simulator import SimulatorServer, StateChange
-from tests.binaries import require_binary
 from tests.support.builders import NOW, incident, make_org
 from tests.support.http import scrape, series
 from tests.support.waiting import wait_until
@@ -166,17 +164,3 @@ def test_bad_credentials_never_ready(simulator: SimulatorServer, start_exporter:
     assert series(text, "soda_exporter_poll_failures_total")[(("reason", "auth"),)] >= 1
     assert "not-the-secret-123" not in text
     assert "not-the-secret-123" not in scrape(exporter.port, "/").text
-
-
-def test_promtool_accepts_the_exposition(simulator: SimulatorServer, start_exporter: StartExporter) -> None:
-    promtool = require_binary("promtool")
-    port = polled(start_exporter, simulator).port
-    proc = subprocess.run(
-        [promtool, "check", "metrics"],
-        input=scrape(port).content,
-        capture_output=True,
-        timeout=30,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr.decode() + proc.stdout.decode()
-    assert proc.stdout.decode().strip() == "" and proc.stderr.decode().strip() == ""
