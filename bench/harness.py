@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import b1_throughput, b2_latency, b3_scrape, b4_memory, b5_idle
+from bench import b1_throughput, b2_latency, b3_scrape, b4_memory, b5_idle, b6_large, plot
 from bench.common import REPO_ROOT, Figure, OrgSpec, ScenarioResult
 from bench.load import wrk_path
 
 DEFAULT_OUTPUT = REPO_ROOT / "bench" / "results.json"
-SCENARIOS = ("B1", "B2", "B3", "B4", "B5")
+DEFAULT_PLOT = REPO_ROOT / "docs" / "bench-large-organisation.png"
+SCENARIOS = ("B1", "B2", "B3", "B4", "B5", "B6")
 # Every figure a run reports, whatever its size: the smoke test holds the harness to this list.
 FIGURE_IDS = (
     "B1", "B1.cycle_seconds", "B1.floor_seconds", "B1.concurrency", "B1.orjson", "B1.orjson_cpu",
@@ -28,6 +29,10 @@ FIGURE_IDS = (
     "B3.per_scrape", "B3.floor", "B3.p99_ms", "B3.p99", "B3.gzip.rps", "B3.gzip.per_scrape",
     "B3.gzip.floor", "B3.gzip.p99_ms", "B3.gzip.p99", "B3.tls.rps", "B3.tls.floor", "B3.tls.p99_ms",
     "B4.peak_mib", "B4.peak", "B4.growth", "B4.aggregation", "B5", "B5.connections",
+    *(f"B6.{size}{suffix}" for size in ("100k", "300k", "1m") for suffix in (
+        "", ".cycle_seconds", ".floor_seconds", ".concurrency", ".peak_mb", ".floor_peak_mb", ".growth",
+        ".fold_share",
+    )),
 )  # fmt: skip
 
 
@@ -46,6 +51,9 @@ class Size:
     b4_cycles: int
     b5: OrgSpec
     idle_seconds: float
+    b6_scale: float = 1.0
+    b6_repeats: int = 3
+    b6_cycles: int = 20
 
 
 SIZES = {
@@ -56,7 +64,8 @@ SIZES = {
         b2=OrgSpec(incidents=12000, datasets=200, resolved_fraction=0.02),  # 45 + 5 pages
         b2_delay=0.1,
         b2_repeats=5,
-        b3=OrgSpec(incidents=8000, datasets=2000, resolved_fraction=0.5),  # ~25k series
+        # B6's 100k-row organisation (2,000 datasets, ~22k open incidents): its ~26k series, ~3 MB.
+        b3=OrgSpec(incidents=23000, datasets=2000, resolved_fraction=0.03),
         b3_seconds=3.0,
         b3_repeats=3,
         b4_cycles=50,
@@ -75,6 +84,9 @@ SIZES = {
         b4_cycles=2,
         b5=OrgSpec(incidents=200, datasets=10),
         idle_seconds=0.5,
+        b6_scale=0.01,
+        b6_repeats=1,
+        b6_cycles=2,
     ),
 }
 
@@ -87,6 +99,14 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios to run")
     parser.add_argument("--idle-seconds", type=float, default=None, help="B5 idle window")
     parser.add_argument("--cycles", type=int, default=None, help="B4 cycle count")
+    parser.add_argument("--b6-cycles", type=int, default=None, help="B6 cycle count of the memory run")
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        help=f"PNG of B6 to write (default: {DEFAULT_PLOT.relative_to(REPO_ROOT)} at full size, "
+        "else next to --output)",
+    )
     parser.add_argument("--no-wrk", action="store_true", help="load /metrics from Python even if wrk exists")
     return parser.parse_args(argv)
 
@@ -121,6 +141,9 @@ def scenarios(size: Size, args: argparse.Namespace) -> dict[str, Callable[[], Sc
         "B3": lambda: b3_scrape.run(size.b3, size.b3_seconds, use_wrk, size.b3_repeats),
         "B4": lambda: b4_memory.run(size.b1, args.cycles or size.b4_cycles),
         "B5": lambda: b5_idle.run(size.b5, args.idle_seconds or size.idle_seconds),
+        "B6": lambda: b6_large.run(
+            size.b6_scale, size.b6_repeats, args.b6_cycles or size.b6_cycles, parallel=args.size == "small"
+        ),
     }
 
 
@@ -139,6 +162,21 @@ def table(figures: Sequence[Figure]) -> str:
 def _timed(run: Callable[[], ScenarioResult]) -> tuple[ScenarioResult, float]:
     began = time.monotonic()
     return run(), time.monotonic() - began
+
+
+def _plot(report: dict[str, Any], args: argparse.Namespace) -> None:
+    """Write B6's plot, or say why not."""
+    path = args.plot or (DEFAULT_PLOT if args.size == "full" else args.output.with_suffix(".png"))
+    if not plot.available():
+        print("B6 plot skipped: matplotlib is not installed (pip install -e '.[bench]')", file=sys.stderr)
+        return
+    info = report["machine"]
+    title = (
+        f"B6, large organisation (2,000 datasets): {info['cores']} shared cores, Python {info['python']}, "
+        f"commit {info['commit']}"
+    )
+    plot.write(report["scenarios"]["B6"], path, title=title)
+    print(f"B6 plot written to {path}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -176,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["figures"] = [figure.as_dict() for figure in figures]
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
+    if "B6" in report["scenarios"]:
+        _plot(report, args)
     info = report["machine"]
     print(f"{info['cores']} cores, {info['cpu_model']}, Python {info['python']}; {report['seconds']} s")
     print(table(figures))

@@ -3,8 +3,10 @@
 Prints one JSON line (``reporting_url``, row ``totals``) once it listens, and serves until its stdin
 closes or it is terminated. The organisation never changes here, so rendered incident rows are
 memoised: the simulator's own cost per page is then mostly JSON encoding, paid alike by the exporter
-and by the floors it is compared with. With ``--encoded`` whole page bodies are memoised too, so a
-page costs little more than its ``--page-delay``: a pure latency, as B2 wants.
+and by the floors it is compared with. With ``--encoded`` whole replies are memoised instead (only
+their bytes are kept, never the rows, so a million-row organisation fits in about 1 GB) and every page
+of the two windows the exporter asks for is encoded before the URL is announced: a page then costs
+little more than its ``--page-delay`` and its socket write, a pure latency, as B2 and B6 want.
 """
 
 from __future__ import annotations
@@ -14,12 +16,17 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from types import FrameType
 from typing import Any
 
 from bench.common import KEY_ID, KEY_SECRET
-from exporter.simulator import Organization, SimulatorServer, generate_organization, replies
+from exporter.simulator import Organization, SimulatorServer, generate_organization
+from exporter.simulator.replies import Reply, Request
+from exporter.simulator.validation import incidents_query, parse_json
+
+INCIDENTS = "/v1/impact/incidents"
 
 Rows = list[dict[str, Any]]
 
@@ -39,14 +46,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def memoise_pages(org: Organization, *, share_rows: bool) -> set[int]:
-    """Answer repeated incident queries from rendered rows; return the ids of the memoised lists.
-
-    Rows are handed out as copies unless ``share_rows`` (then the same list object every time).
-    """
+def memoise_pages(org: Organization) -> None:
+    """Answer repeated incident queries from rendered rows, handed out as copies."""
     original = org.incident_page
     cache: dict[tuple[Any, ...], tuple[int, Rows]] = {}
-    shared: set[int] = set()
 
     def incident_page(
         status: str, from_dt: datetime, to_dt: datetime, ids: list[str] | None, offset: int, limit: int
@@ -57,29 +60,57 @@ def memoise_pages(org: Organization, *, share_rows: bool) -> set[int]:
         hit = cache.get(key)
         if hit is None:
             hit = cache[key] = original(status, from_dt, to_dt, ids, offset, limit)
-            shared.add(id(hit[1]))
-        return hit[0], hit[1] if share_rows else [dict(row) for row in hit[1]]
+        return hit[0], [dict(row) for row in hit[1]]
 
     setattr(org, "incident_page", incident_page)  # noqa: B010 - an instance override, on purpose
-    return shared
 
 
-def memoise_bodies(shared: set[int]) -> None:
-    """Encode each memoised page once: replies built on a memoised row list reuse its bytes."""
-    original = replies.encode_json
-    cache: dict[tuple[Any, ...], bytes] = {}
+def memoise_replies(server: SimulatorServer) -> Callable[[Request], Reply]:
+    """Answer repeated incident queries with the bytes of the first answer; return the cached handler.
 
-    def encode_json(payload: Any) -> bytes:
-        data = payload.get("data") if isinstance(payload, dict) else None
-        if data is None or id(data) not in shared:
-            return original(payload)
-        key = (id(data), payload.get("total"), payload.get("page"), payload.get("size"))
-        body = cache.get(key)
-        if body is None:
-            body = cache[key] = original(payload)
-        return body
+    The key is what the rows depend on: status, the window's report dates, the dataset filter and the
+    page. Only the encoded body is kept, so the cache costs ~1 KB per row and no Python objects.
+    """
+    org = server.organization
+    method, original, needs_auth = server.reporting._routes[INCIDENTS]
+    cache: dict[tuple[Any, ...], Reply] = {}
+    lock = threading.Lock()
 
-    setattr(replies, "encode_json", encode_json)  # noqa: B010 - replies look it up at call time
+    def incidents(request: Request) -> Reply:
+        query = incidents_query(parse_json(request.body), org.now)
+        key = (
+            query.status.strip().lower(),
+            query.from_datetime.astimezone(timezone.utc).date(),
+            query.to_datetime.astimezone(timezone.utc).date(),
+            tuple(query.dataset_ids or ()),
+            query.page,
+            query.size,
+        )
+        hit = cache.get(key)
+        if hit is None:
+            fresh = original(request)
+            hit = Reply(fresh.status, headers=dict(fresh.headers), raw_body=fresh.body())
+            hit.content_type = fresh.content_type
+            with lock:
+                cache[key] = hit
+        return hit
+
+    server.reporting._routes[INCIDENTS] = (method, incidents, needs_auth)
+    return incidents
+
+
+def encode_window(handler: Callable[[Request], Reply], body: dict[str, Any], page_size: int = 1000) -> None:
+    """Run every page of one query through ``handler`` so that its replies are cached."""
+    page = 1
+    while True:
+        payload = json.dumps(dict(body, page=page, size=page_size)).encode()
+        reply = handler(Request("POST", INCIDENTS, {}, payload, None))
+        if reply.status != 200:
+            return
+        total = int(json.loads(reply.body())["total"])
+        if page * page_size >= total:
+            return
+        page += 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,12 +128,16 @@ def main(argv: list[str] | None = None) -> int:
     # The same windows the exporter asks for: computing them now keeps the first poll from paying it.
     unresolved, _ = org.incident_page("unresolved", now - timedelta(days=args.lookback_days), now, None, 0, 0)
     resolved, _ = org.incident_page("resolved", now - timedelta(days=args.resolved_days), now, None, 0, 0)
-    shared = memoise_pages(org, share_rows=args.encoded)
-    if args.encoded:
-        memoise_bodies(shared)
     server = SimulatorServer(
         org, api_key_id=KEY_ID, api_key_secret=KEY_SECRET, page_delay_seconds=args.page_delay
     )
+    if args.encoded:
+        handler = memoise_replies(server)
+        for status, days in (("unresolved", args.lookback_days), ("resolved", args.resolved_days)):
+            window = {"status": status, "from_datetime": (now - timedelta(days=days)).isoformat()}
+            encode_window(handler, {**window, "to_datetime": now.isoformat()})
+    else:
+        memoise_pages(org)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -1,10 +1,15 @@
-"""Process-wide memory setting: large freed buffers go back to the operating system."""
+"""Process-wide memory settings: large freed buffers go back to the operating system, and the garbage
+collector waits while a pull runs."""
 
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 M_MMAP_THRESHOLD = -3  # glibc's mallopt() parameter number
 MMAP_THRESHOLD_BYTES = 128 * 1024
@@ -27,3 +32,32 @@ def return_large_buffers_to_os() -> bool:
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+
+
+_pauses = 0
+_pause_lock = threading.Lock()
+_was_enabled = True
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No automatic garbage collection while any caller is inside (the state before is restored after).
+
+    A pull allocates a page's ~20,000 objects at a time and keeps ~1 per row, all without cycles:
+    the collector found nothing to free, yet its passes over the growing heap were ~20 % of a
+    cycle's CPU at 100k rows over 2,000 datasets (3 full collections). Whatever cycles other threads
+    make meanwhile are collected once the last pull ends.
+    """
+    global _pauses, _was_enabled
+    with _pause_lock:
+        if _pauses == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pauses -= 1
+            if _pauses == 0 and _was_enabled:
+                gc.enable()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from exporter.incidents.teams import TeamSource, team_of
@@ -50,27 +51,54 @@ class IncidentRow(NamedTuple):
     lead_email: Any = None
 
 
+# The fields kept of an incident's newest row, in IncidentRow's order after the report date.
+_DETAILS = (
+    "dataset_id",
+    "severity",
+    "status",
+    "created_at",
+    "resolved_at",
+    "title",
+    "check_name",
+    "lead_email",
+)
+_BRIEF = _DETAILS[:5]
+_KEYS = itemgetter("incident_id", "report_date", "dataset_id", "severity", "status")
+
+
 class RowAccumulator:
-    """Keeps each incident's newest row, the labels seen, and why rows were skipped."""
+    """Keeps each incident's newest row, the labels seen, and why rows were skipped.
+
+    What it holds grows with incidents, not rows: a row is remembered (so that one served twice
+    counts once) as one bit, for its report date, in a per-incident mask.
+    """
 
     def __init__(self, *, keep_details: bool) -> None:
-        self.newest: dict[str, IncidentRow] = {}
         self.datasets: set[str] = set()
         self.severities: set[Any] = set()
         self.statuses: set[Any] = set()
         self.skipped: Counter[str] = Counter()
         self.max_report_date = ""
-        self._keep_details = keep_details
-        self._row_keys: set[int] = set()
-        self._report_days: dict[str, str] = {}
-        # One object per distinct repeated value (dates, datasets, labels, people): every page decodes
-        # its own copies, and keeping those would cost ~70 bytes per field per incident.
+        self._names = _DETAILS if keep_details else _BRIEF
+        self._fields = itemgetter(*self._names)
+        # incident id -> [mask of the report dates read, newest report date, its fields or IncidentRow]
+        self._entries: dict[str, list[Any]] = {}
+        # Once built, the newest rows replace the entries; the masks alone are kept for later pages.
+        self._newest: dict[str, IncidentRow] | None = {}
+        self._masks: dict[str, int] = {}
+        self._rows = 0  # distinct usable rows
+        self._skipped_keys: set[int] = set()  # skipped rows are few: their keys are kept as they are
+        # Report date text -> (its bit, the one string kept for it), or None when unusable. Only a
+        # handful of distinct dates exist, so each is validated once.
+        self._dates: dict[Any, tuple[int, str] | None] = {}
+        # One object per distinct repeated value (datasets, labels, people): every page decodes its own
+        # copies, and keeping those would cost ~70 bytes per field per incident.
         self._shared: dict[Any, Any] = {}
 
     @property
     def distinct_rows(self) -> int:
         """Distinct (incident, report date) rows seen, counting a repeated row once."""
-        return len(self._row_keys) + self.skipped["not_an_object"]
+        return self._rows + len(self._skipped_keys) + self.skipped["not_an_object"]
 
     @property
     def unusable_rows(self) -> int:
@@ -81,97 +109,166 @@ class RowAccumulator:
         """True when more than MAX_UNUSABLE_SHARE of the distinct rows read were unusable."""
         return mostly_unusable(self.skipped, self.distinct_rows)
 
-    def _report_day(self, text: Any) -> str:
-        # Only a handful of distinct report dates exist, so parsing is cached per string ("" = unusable).
-        if not isinstance(text, str):
-            return ""
-        day = self._report_days[text] = report_day(text) or ""
-        return day
+    @property
+    def newest(self) -> dict[str, IncidentRow]:
+        """Each incident's newest row (built once, after the pages that changed it)."""
+        if self._newest is None:
+            self._newest, self._masks = self._build_newest()
+            self._entries = {}  # what the fold needs again is in the masks and the rows
+        return self._newest
+
+    def _build_newest(self) -> tuple[dict[str, IncidentRow], dict[str, int]]:
+        newest: dict[str, IncidentRow] = {}
+        masks: dict[str, int] = {}
+        for incident_id, (mask, day, kept) in self._entries.items():
+            if type(kept) is not IncidentRow:
+                kept = IncidentRow(day, *kept)  # its labels were shared by the fold
+            newest[incident_id] = kept
+            masks[incident_id] = mask
+        return newest, masks
+
+    def _thaw(self) -> None:
+        """Pages after the newest rows were built: back to one entry per incident."""
+        newest, masks = self._newest or {}, self._masks
+        self._entries = {key: [masks[key], row.report_date, row] for key, row in newest.items()}
+        self._masks = {}
+
+    def _date(self, text: Any) -> tuple[int, str] | None:
+        known = self._dates.get(text, False)
+        if known is not False:
+            return known  # type: ignore[return-value]
+        day = report_day(text)  # a date-time is read as its date part
+        result: tuple[int, str] | None = None
+        if day is not None:
+            bits = {kept[1]: kept[0] for kept in self._dates.values() if kept is not None}
+            result = (bits.get(day) or 1 << len(bits), day)
+        self._dates[text] = result
+        return result
 
     def add_rows(self, rows: list[Any]) -> None:
         """Fold one page of rows; rows without an incident id or report date are skipped."""
-        # The hot loop of a poll: methods and attributes are bound to locals once per page.
-        newest, keys, report_days = self.newest, self._row_keys, self._report_days
-        details = self._keep_details
-        add_key, add_dataset, share = keys.add, self.datasets.add, self._shared.setdefault
-        add_severity, add_status = self.severities.add, self.statuses.add
-        latest = self.max_report_date
+        if not rows:
+            return
+        if self._newest:
+            self._thaw()
+        self._newest = None
         try:
+            # One lookup of the five deciding fields per row: each pass over a page's ~1 MB of row
+            # dicts costs cache misses, so they are read together and transposed.
+            columns: list[tuple[Any, ...]] = list(zip(*map(_KEYS, rows), strict=True))
+            usable = self._all_usable(columns)
+        except (KeyError, TypeError):  # a row lacks a field, is not an object, or holds an unhashable
+            usable = False
+        if usable:
+            self._fold(columns[0], columns[1], rows)
+        else:
             for row in rows:
-                if not isinstance(row, dict):
-                    self.skipped["not_an_object"] += 1
-                    continue
-                get = row.get
-                incident_id = get("incident_id")
-                report_date = get("report_date")
-                key_hash = hash(get("incident_id_report_date_id") or f"{incident_id}/{report_date}")
-                if key_hash in keys:
+                self._add_row(row)
+
+    def _all_usable(self, columns: list[tuple[Any, ...]]) -> bool:
+        """True when no row of the page is to be skipped; the page's labels are added when so."""
+        ids, dates, dataset_column, severity_column, status_column = columns
+        "".join(ids)  # TypeError unless every id is a string
+        datasets = set(dataset_column)
+        "".join(datasets)
+        if "" in ids or "" in datasets:
+            return False
+        kept_dates = [self._date(text) for text in set(dates)]
+        if None in kept_dates:
+            return False
+        # Severity and status must be hashable to be labels: set() raises TypeError otherwise.
+        severities, statuses = set(severity_column), set(status_column)
+        self.datasets |= datasets
+        self.severities |= severities
+        self.statuses |= statuses
+        self.max_report_date = max(self.max_report_date, *(kept[1] for kept in kept_dates))  # type: ignore[index]
+        return True
+
+    def _fold(self, ids: Sequence[str], dates: Sequence[Any], rows: list[dict[str, Any]]) -> int:
+        """The hot loop of a poll, over rows known to be usable: count each row once, keep the newest."""
+        entries, date_info, fields, names = self._entries, self._dates, self._fields, self._names
+        get, share, details = entries.get, self._shared.setdefault, len(names) > len(_BRIEF)
+        added = 0
+        for incident_id, report_date, row in zip(ids, dates, rows, strict=True):
+            bit, kept_date = date_info[report_date]  # type: ignore[misc]
+            entry = get(incident_id)
+            if entry is not None:
+                if entry[0] & bit:
                     continue  # the same row served twice (e.g. repeated across pages)
-                if not incident_id or not isinstance(incident_id, str):
-                    self._skip("missing_incident_id", key_hash)
+                entry[0] |= bit
+                added += 1
+                if kept_date <= entry[1]:
                     continue
-                day = report_days.get(report_date) if type(report_date) is str else None
-                if day is None:
-                    day = self._report_day(report_date)
-                if not day:
-                    self._skip("bad_report_date", key_hash)
-                    continue
-                report_date = day
-                dataset_id = get("dataset_id")
-                if not dataset_id or type(dataset_id) is not str:
-                    # A label, not what decides openness: the row counts under the "unknown" dataset.
-                    self.skipped["missing_dataset_id"] += 1
-                    dataset_id = UNKNOWN_DATASET
-                add_key(key_hash)
-                severity = get("severity")
-                status = get("status")
-                add_dataset(dataset_id)
-                try:  # free in the usual case; a JSON list or object as a label reads as missing
-                    add_severity(severity)
-                except TypeError:
-                    severity = None
-                    add_severity(None)
-                try:
-                    add_status(status)
-                except TypeError:
-                    status = None
-                    add_status(None)
-                if report_date > latest:
-                    latest = report_date
-                previous = newest.get(incident_id)
-                if previous is not None and previous.report_date >= report_date:
-                    continue
-                # Severity and status are hashable here: they were just added to sets.
-                report_date, dataset_id = share(report_date, report_date), share(dataset_id, dataset_id)
-                severity, status = share(severity, severity), share(status, status)
-                if details:
-                    check_name, lead_email = get("check_name"), get("lead_email")
-                    if type(check_name) is str:
-                        check_name = share(check_name, check_name)
-                    if type(lead_email) is str:
-                        lead_email = share(lead_email, lead_email)
-                    newest[incident_id] = IncidentRow(
-                        report_date,
-                        dataset_id,
-                        severity,
-                        status,
-                        get("created_at"),
-                        get("resolved_at"),
-                        get("title"),
-                        check_name,
-                        lead_email,
-                    )
-                else:
-                    newest[incident_id] = IncidentRow(
-                        report_date, dataset_id, severity, status, get("created_at"), get("resolved_at")
-                    )
-        finally:
-            self.max_report_date = latest
+            try:
+                kept = fields(row)
+            except KeyError:  # a field the metrics can do without is absent
+                kept = tuple(map(row.get, names))
+            # The labels are kept as one shared object each: the page's own copies would pin the
+            # page's memory until the incident's next row (~5 strings of ~60 bytes per incident).
+            dataset_id, severity, status, *rest = kept
+            if details:
+                check_name, lead_email = rest[3], rest[4]
+                if type(check_name) is str:
+                    rest[3] = share(check_name, check_name)
+                if type(lead_email) is str:
+                    rest[4] = share(lead_email, lead_email)
+            kept = (share(dataset_id, dataset_id), share(severity, severity), share(status, status), *rest)
+            if entry is None:
+                entries[incident_id] = [bit, kept_date, kept]
+                added += 1
+            else:
+                entry[1], entry[2] = kept_date, kept
+        self._rows += added
+        return added
+
+    def _add_row(self, row: Any) -> None:
+        """One row of a page holding unusable rows: checked, and skipped or counted with its reason."""
+        if not isinstance(row, dict):
+            self.skipped["not_an_object"] += 1
+            return
+        get = row.get
+        incident_id, report_date = get("incident_id"), get("report_date")
+        key_hash = hash(get("incident_id_report_date_id") or f"{incident_id}/{report_date}")
+        if key_hash in self._skipped_keys:
+            return  # a skipped row repeated on another page counts once
+        if not incident_id or not isinstance(incident_id, str):
+            self._skip("missing_incident_id", key_hash)
+            return
+        try:
+            date_info = self._date(report_date)
+        except TypeError:  # unhashable
+            date_info = None
+        if date_info is None:
+            self._skip("bad_report_date", key_hash)
+            return
+        dataset_id = get("dataset_id")
+        usable_dataset = bool(dataset_id) and type(dataset_id) is str
+        if not usable_dataset:
+            # A label, not what decides openness: the row counts under the "unknown" dataset.
+            dataset_id = UNKNOWN_DATASET
+            row = {**row, "dataset_id": UNKNOWN_DATASET}
+        severity, status = _hashable(get("severity")), _hashable(get("status"))
+        if severity is not get("severity") or status is not get("status"):
+            row = {**row, "severity": severity, "status": status}
+        self.datasets.add(str(dataset_id))
+        self.severities.add(severity)
+        self.statuses.add(status)
+        self.max_report_date = max(self.max_report_date, date_info[1])
+        if self._fold([incident_id], [report_date], [row]) and not usable_dataset:
+            self.skipped["missing_dataset_id"] += 1
 
     def _skip(self, reason: str, key_hash: int) -> None:
-        # Remember skipped rows too, so a skipped row repeated on another page is not counted twice.
-        self._row_keys.add(key_hash)
+        self._skipped_keys.add(key_hash)
         self.skipped[reason] += 1
+
+
+def _hashable(label: Any) -> Any:
+    """A label as kept: a JSON list or object (unhashable) reads as missing."""
+    try:
+        hash(label)
+    except TypeError:
+        return None
+    return label
 
 
 def unresolved_accumulator() -> RowAccumulator:

@@ -129,8 +129,29 @@ class _Normalized(dict[Any, str]):
         return result
 
 
-def _rank(item: tuple[float, str, IncidentRow]) -> tuple[float, str]:
-    return item[0], item[1]
+class _States(dict[tuple[Any, Any], tuple[str, str]]):
+    """Raw (severity, status) to the normalised pair, one tuple object per distinct pair."""
+
+    def __init__(self, labels: _Normalized) -> None:
+        super().__init__()
+        self._labels = labels
+
+    def __missing__(self, raw: tuple[Any, Any]) -> tuple[str, str]:
+        self[raw] = pair = (self._labels[raw[0]], self._labels[raw[1]])
+        return pair
+
+
+def _epoch(value: Any) -> float | None:
+    """Unix seconds of a Soda timestamp, or None when unusable (parse_timestamp's rules)."""
+    if type(value) is str:
+        try:  # Soda's usual text: an explicit offset, read as it is (parse_timestamp's own fast path)
+            parsed = datetime.fromisoformat(value)
+            if parsed.tzinfo is not None:
+                return parsed.timestamp()
+        except ValueError:
+            pass
+    parsed_or_none = _parsed(value)
+    return None if parsed_or_none is None else parsed_or_none.timestamp()
 
 
 def zero_filled(
@@ -154,21 +175,6 @@ def build_snapshot(data: PollData, now: datetime, settings: SnapshotSettings) ->
     # The current state is the newest report date present in the data. Taking it over both queries
     # means that when every incident was resolved on that date, nothing older is counted as open.
     latest = max(data.unresolved.max_report_date, data.resolved.max_report_date)
-    labels = _Normalized()
-    open_rows: dict[str, tuple[IncidentRow, datetime | None]] = {}
-    for incident_id, row in data.unresolved.newest.items():
-        if row.report_date != latest:
-            continue  # resolved or gone since its newest unresolved row
-        if labels[row.status] == "resolved":
-            # The row contradicts the unresolved query it came from; its own status says closed.
-            skipped["bad_status"] += 1
-            continue
-        created = _parsed(row.created_at)
-        if created is None:
-            # Still open: created_at only decides its age, so it is left out of the age metrics alone.
-            skipped["bad_created_at"] += 1
-        open_rows[incident_id] = (row, created)
-
     open_counts, resolved_counts, severities = zero_filled(
         data.unresolved.datasets | data.resolved.datasets,
         {normalize(s) for s in data.unresolved.severities | data.resolved.severities},
@@ -176,20 +182,35 @@ def build_snapshot(data: PollData, now: datetime, settings: SnapshotSettings) ->
     )
     ages: dict[str, list[float]] = {sev: [] for sev in severities}
     now_ts = now.timestamp()
+    labels = _Normalized()
+    # One (severity, status) tuple per distinct raw pair: open_states holds one per open incident.
+    states = _States(labels)
     # (-created, id, row): sorting these puts the newest first; only the shown ones become objects.
+    # Incident ids are unique, so two entries never tie far enough to compare their rows.
     ranked: list[tuple[float, str, IncidentRow]] = []
     open_states: dict[str, tuple[str, str]] = {}
-    for incident_id, (row, created) in open_rows.items():
-        severity, status = labels[row.severity], labels[row.status]
-        key = (row.dataset_id, severity, status)
+    bad_created = 0
+    for incident_id, row in data.unresolved.newest.items():
+        if row.report_date != latest:
+            continue  # resolved or gone since its newest unresolved row
+        state = states[row.severity, row.status]
+        if state[1] == "resolved":
+            # The row contradicts the unresolved query it came from; its own status says closed.
+            skipped["bad_status"] += 1
+            continue
+        key = (row.dataset_id, *state)
         open_counts[key] = open_counts.get(key, 0) + 1
-        if created is None:
+        created_ts = _epoch(row.created_at)
+        if created_ts is None:
+            # Still open: created_at only decides its age, so it is left out of the age metrics alone.
+            bad_created += 1
             ranked.append((_UNKNOWN_CREATED, incident_id, row))  # ranked after every dated incident
         else:
-            created_ts = created.timestamp()
-            ages[severity].append(max(0.0, now_ts - created_ts))
+            ages[state[0]].append(max(0.0, now_ts - created_ts))
             ranked.append((-created_ts, incident_id, row))
-        open_states[incident_id] = (severity, status)
+        open_states[incident_id] = state
+    if bad_created:
+        skipped["bad_created_at"] += bad_created
     limit = max(0, settings.info_limit)
     incidents = [
         OpenIncident(
@@ -202,13 +223,13 @@ def build_snapshot(data: PollData, now: datetime, settings: SnapshotSettings) ->
             lead_email=_text(row.lead_email),
             created_at=None if negative_created == _UNKNOWN_CREATED else -negative_created,
         )
-        for negative_created, incident_id, row in heapq.nsmallest(limit, ranked, key=_rank)
+        for negative_created, incident_id, row in heapq.nsmallest(limit, ranked)
     ]
 
     window_start = now_ts - settings.resolved_window_seconds
     durations: dict[str, list[float]] = {sev: [] for sev in severities}
     for incident_id, row in data.resolved.newest.items():
-        if incident_id in open_rows:
+        if incident_id in open_states:
             continue  # reopened: its newest state is open
         resolved_at, created = _parsed(row.resolved_at), _parsed(row.created_at)
         if resolved_at is None:

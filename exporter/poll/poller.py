@@ -21,6 +21,7 @@ from exporter.incidents.fold import (
     unresolved_accumulator,
 )
 from exporter.incidents.snapshot import PollData, build_snapshot
+from exporter.memory import gc_paused
 from exporter.poll.datasets import DatasetRefresher
 from exporter.poll.settings import PollSettings
 from exporter.poll.windows import end_of_day, latest_report_day
@@ -173,6 +174,10 @@ class Poller:
 
     def run_cycle(self) -> bool:
         """Run one complete cycle; publish only if every request succeeded. Return success."""
+        with gc_paused():  # a pull makes no reference cycles, but many objects: see gc_paused
+            return self._cycle()
+
+    def _cycle(self) -> bool:
         started = self._monotonic()
         stats = FetchStats()
         labels = self._label_values

@@ -13,6 +13,7 @@ import structlog
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import (
     ConnectTimeoutError,
+    HTTPError,
     MaxRetryError,
     NewConnectionError,
     ProtocolError,
@@ -146,6 +147,25 @@ class SodaHttp:
         extra_headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         """Send one request (retries included) and return (status, decoded JSON body or None)."""
+        status, decode = self.request_later(
+            method, path, json_body=json_body, deadline=deadline, extra_headers=extra_headers
+        )
+        return status, decode()
+
+    def request_later(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        deadline: float | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> tuple[int, Callable[[], Any]]:
+        """As ``request``, but the body is decoded (and an error status raised) when the callable is.
+
+        Page threads use it to hand the consumer ~1 MB of bytes instead of ~20,000 decoded objects:
+        only the page being folded is ever decoded, whatever the concurrency.
+        """
         read_timeout = self.read_timeout
         if deadline is not None:
             remaining = deadline - time.monotonic()
@@ -167,15 +187,19 @@ class SodaHttp:
         )
         try:
             with deadline_of_request(deadline):
-                response = self.session.request(method, url, json=json_body, headers=headers, timeout=timeout)
-                content = response.content
+                response = self.session.request(
+                    method, url, json=json_body, headers=headers, timeout=timeout, stream=True
+                )
+                # One read of the whole body: Response.content reads ~1 MB pages in 10 KB chunks, which
+                # cost twice the CPU. Reading to the end hands the connection back to the pool.
+                content = response.raw.read(decode_content=True)
         except DeadlineReached:
             # Each retried attempt was counted already; no further attempt was made.
             failure = last_failure()
             cause = f" (last attempt: {self._describe(failure)[1]})" if failure is not None else ""
             self._debug(method, path, page, "deadline", None, started, 0)
             raise SodaTimeoutError(f"{method} {path}: poll timeout reached{cause}") from None
-        except requests.RequestException as exc:
+        except (requests.RequestException, HTTPError, OSError) as exc:  # urllib3's own: reading the body
             kind, text = self._describe(exc)
             self._count(path, kind)
             self._debug(method, path, page, kind, None, started, 0)
@@ -184,7 +208,8 @@ class SodaHttp:
         status = response.status_code
         self._count(path, str(status))
         self._debug(method, path, page, str(status), response, started, len(content))
-        return status, self._decode(method, path, status, response.headers.get("Content-Type", ""), content)
+        content_type = response.headers.get("Content-Type", "")
+        return status, lambda: self._decode(method, path, status, content_type, content)
 
     @staticmethod
     def _debug(

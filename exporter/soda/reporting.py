@@ -169,7 +169,10 @@ class ReportingClient:
         # The page cap comes from the first total and the size the server pages by, so pagination can
         # never run away.
         pages = math.ceil(first.total / size)
-        for number, page in self._pages(path, body, range(2, pages + 1), deadline):
+        # Last page first: rows come oldest report date first, so read backwards each incident's newest
+        # row arrives before its older ones, which the sink then only counts (at 31 report dates, 1 row
+        # kept of 31 read instead of 31 replaced in turn).
+        for number, page in self._pages(path, body, range(pages, 1, -1), deadline):
             stats.pages += 1
             stats.rows += len(page.rows)
             if page.no_content:
@@ -205,10 +208,11 @@ class ReportingClient:
             return
         pending = iter(numbers)
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="soda-page") as pool:
-            in_flight: dict[Future[Page], int] = {}
+            in_flight: dict[Future[Callable[[], Page]], int] = {}
             try:
+                # Workers fetch bytes; pages are decoded here, one at a time, as they are folded.
                 for number in pending:
-                    in_flight[pool.submit(self._page, path, body, number, deadline)] = number
+                    in_flight[pool.submit(self._page_later, path, body, number, deadline)] = number
                     if len(in_flight) >= self.concurrency:
                         break
                 while in_flight:
@@ -217,12 +221,12 @@ class ReportingClient:
                         raise SodaTimeoutError(f"POST {path}: poll timeout reached while paging")
                     for future in done:
                         number = in_flight.pop(future)
-                        page = future.result()
+                        decode = future.result()
                         next_number = next(pending, None)
                         if next_number is not None:
-                            job = pool.submit(self._page, path, body, next_number, deadline)
+                            job = pool.submit(self._page_later, path, body, next_number, deadline)
                             in_flight[job] = next_number
-                        yield number, page
+                        yield number, decode()
             finally:
                 for future in in_flight:
                     future.cancel()
@@ -230,8 +234,17 @@ class ReportingClient:
     def _page(
         self, path: str, body: dict[str, Any], number: int, deadline: float | None, size: int | None = None
     ) -> Page:
+        return self._page_later(path, body, number, deadline, size)()
+
+    def _page_later(
+        self, path: str, body: dict[str, Any], number: int, deadline: float | None, size: int | None = None
+    ) -> Callable[[], Page]:
+        """Fetch a page now; decode and check it when the returned callable is called."""
         request = dict(body, page=number, size=size or self.page_size)
-        status, decoded = self.http.request("POST", path, json_body=request, deadline=deadline)
+        status, decode = self.http.request_later("POST", path, json_body=request, deadline=deadline)
+        return lambda: self._as_page(path, number, status, decode())
+
+    def _as_page(self, path: str, number: int, status: int, decoded: Any) -> Page:
         if status == 202:
             # NoContent: past the last page or an empty window; not an error, not data.
             return Page(total=0, rows=[], no_content=True)

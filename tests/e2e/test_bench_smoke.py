@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import subprocess
@@ -34,7 +35,23 @@ def test_small_run_reports_every_figure_with_a_number(tmp_path: Path) -> None:
     for figure_id, value in values.items():
         assert isinstance(value, int | float) and not isinstance(value, bool), figure_id
         assert math.isfinite(value), figure_id
-    assert set(report["scenarios"]) == {"B1", "B2", "B3", "B4", "B5"}
+    assert set(report["scenarios"]) == {"B1", "B2", "B3", "B4", "B5", "B6"}
+    b6 = report["scenarios"]["B6"]["points"]
+    assert set(b6) == {"100k", "300k", "1m"}
+    for point in b6.values():
+        assert point["rows"]["total"] > 0 and set(point["stages"]["concurrency_1"]["share_percent"]) == {
+            "fetch_wait",
+            "decode",
+            "fold",
+            "snapshot",
+            "render",
+            "publish",
+        }
+    plot = output.with_suffix(".png")
+    if importlib.util.find_spec("matplotlib") is not None:  # the bench extra, not the test extra
+        assert plot.read_bytes().startswith(b"\x89PNG")
+    else:
+        assert "matplotlib is not installed" in done.stderr
     assert report["machine"]["cores"] >= 1
     for figure_id in FIGURE_IDS:
         assert figure_id in done.stdout, f"{figure_id} missing from the printed table"
