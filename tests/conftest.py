@@ -3,71 +3,30 @@
 from __future__ import annotations
 
 import os
-import socket
-import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.app import Exporter
 from exporter.config.arguments import parse_args
 from exporter.simulator import (
-    Dataset,
-    Incident,
     Organization,
     SimulatorServer,
-    StateChange,
     generate_organization,
 )
+from tests.support.builders import KEY_ID, KEY_SECRET, sim_env
+from tests.support.paths import TESTS
 
-KEY_ID = "test-key-id-0001"
-KEY_SECRET = "test-secret-do-not-log-5b1f"
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
-
-
-def free_port() -> int:
-    """A TCP port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+LAYERS = ("unit", "integration", "e2e")
 
 
-def make_org(incidents: list[Incident], *, datasets: int = 2, now: datetime = NOW) -> Organization:
-    """An organisation from explicit incident histories."""
-    sets = [
-        Dataset(f"ds-{n}", f"dataset_{n}", f"Dataset {n}", "src-1", "warehouse", f"owner{n}@example.com")
-        for n in range(datasets)
-    ]
-    return Organization(organization_id="org-test", datasets=sets, incidents=incidents, now=now)
-
-
-def incident(
-    number: int,
-    *,
-    dataset: str = "ds-0",
-    severity: str = "major",
-    created: datetime | None = None,
-    changes: list[StateChange] | None = None,
-    deleted: datetime | None = None,
-) -> Incident:
-    """One incident created ``created`` (default: ten days ago)."""
-    return Incident(
-        incident_id=f"inc-{number:04d}",
-        number=number,
-        dataset_id=dataset,
-        check_id=f"check-{number}",
-        check_name=f"check_{number}",
-        title=f"Incident {number}",
-        created_at=created or NOW - timedelta(days=10),
-        severity=severity,
-        lead_email=f"lead{number}@example.com",
-        changes=changes or [],
-        deleted_at=deleted,
-    )
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its layer (its directory under tests/), so ``-m`` can pick one."""
+    for item in items:
+        layer = item.path.relative_to(TESTS).parts[0]
+        if layer in LAYERS:
+            item.add_marker(layer)
 
 
 @pytest.fixture(autouse=True)
@@ -104,17 +63,6 @@ def simulator(start_simulator: Callable[..., SimulatorServer]) -> SimulatorServe
     return start_simulator()
 
 
-def sim_env(sim: SimulatorServer, **extra: str) -> dict[str, str]:
-    """Environment pointing the exporter at ``sim`` with valid credentials."""
-    return {
-        "SODA_REPORTING_URL": sim.reporting_url,
-        "SODA_CLOUD_URL": sim.cloud_url,
-        "SODA_API_KEY_ID": KEY_ID,
-        "SODA_API_KEY_SECRET": KEY_SECRET,
-        **extra,
-    }
-
-
 @pytest.fixture
 def start_exporter() -> Iterator[Callable[..., Exporter]]:
     """Factory: an in-process exporter on a free port against a simulator; stopped at teardown."""
@@ -133,44 +81,3 @@ def start_exporter() -> Iterator[Callable[..., Exporter]]:
     yield start
     for exporter in started:
         exporter.stop()
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, interval: float = 0.05) -> None:
-    """Poll ``predicate`` until true or fail the test."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    pytest.fail(f"condition not met within {timeout}s")
-
-
-def wait_http_ready(port: int, timeout: float = 30.0) -> None:
-    """Wait until a local exporter process answers /readyz with 200."""
-
-    def ready() -> bool:
-        try:
-            return requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    wait_until(ready, timeout=timeout)
-
-
-def scrape(port: int, path: str = "/metrics", **headers: str) -> requests.Response:
-    """GET a path of a local exporter."""
-    return requests.get(f"http://127.0.0.1:{port}{path}", headers=headers, timeout=10)
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Parse text exposition into {(sample name, sorted labels): value}."""
-    out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return out
-
-
-def series(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
-    """All samples of one sample name, keyed by sorted labels."""
-    return {labels: value for (sample, labels), value in samples(text).items() if sample == name}

@@ -20,7 +20,7 @@ from exporter.incidents.fold import (
     unusable_rows,
 )
 from exporter.incidents.teams import TeamSource
-from tests.unit.rows import CREATED, LATEST, fold, incident_row, resolved_row
+from tests.support.rows import CREATED, LATEST, fold, incident_row, resolved_row
 
 # The reasons that leave a row partly counted (README, "Unusable fields"), as opposed to UNUSABLE_REASONS.
 PARTIAL_REASONS = ("missing_dataset_id", "bad_created_at", "bad_resolved_at", "bad_status")

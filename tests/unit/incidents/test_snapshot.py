@@ -24,7 +24,7 @@ from exporter.incidents.snapshot import (
     normalize,
     zero_filled,
 )
-from tests.unit.rows import CREATED, CREATED_TS, LATEST, NOW, fold, incident_row, resolved_row, snapshot_of
+from tests.support.rows import CREATED, CREATED_TS, LATEST, NOW, fold, incident_row, resolved_row, snapshot_of
 
 INF = float("inf")
 DAY = 86400.0

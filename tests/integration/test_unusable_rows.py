@@ -1,0 +1,134 @@
+"""Rows Soda sends that cannot be read: what is still counted, and when a cycle fails instead."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from exporter.app import Exporter
+from exporter.incidents.fold import MAX_UNUSABLE_SHARE, unresolved_accumulator
+from exporter.incidents.timestamps import report_day
+from exporter.simulator import SimulatorServer
+from tests.support.builders import incident, make_org
+from tests.support.faults import PAGE_ARGS, assert_failed_cleanly, inject, open_counts
+from tests.support.http import series
+from tests.support.metrics import counter, gauge
+
+StartSim = Callable[..., SimulatorServer]
+
+
+@pytest.fixture
+def sim(start_simulator: StartSim) -> SimulatorServer:
+    """24 open incidents x 4 report dates = 96 unresolved rows, in ten pages of at most 10."""
+    severities = ("minor", "major", "critical")
+    return start_simulator(make_org([incident(n, severity=severities[n % 3]) for n in range(1, 25)]))
+
+
+@pytest.fixture
+def exporter(sim: SimulatorServer, start_exporter: Callable[..., Exporter]) -> Exporter:
+    """An exporter that has published one good snapshot; polling is driven by the tests."""
+    exp = start_exporter(sim, *PAGE_ARGS, run=False)
+    assert exp.pollers[0].run_cycle()
+    return exp
+
+
+def skipped(exp: Exporter, reason: str) -> float:
+    """soda_exporter_rows_skipped_total for one reason."""
+    return counter(exp, "soda_exporter_rows_skipped_total", reason=reason)
+
+
+def test_a_date_time_report_date_is_read_as_its_date(sim: SimulatorServer, exporter: Exporter) -> None:
+    before = open_counts(exporter)
+    assert sum(before.values()) == 24
+    # naive_timestamps on report_date turns "2026-11-30" into "2026-11-30T00:00:00".
+    inject(sim, kind="naive_timestamps", fields=["report_date"])
+    assert exporter.pollers[0].run_cycle()
+    assert open_counts(exporter) == before
+    assert skipped(exporter, "bad_report_date") == 0
+
+
+def test_rows_with_no_usable_report_date_fail_the_cycle(sim: SimulatorServer, exporter: Exporter) -> None:
+    inject(sim, kind="null_fields", fields=["report_date"], status="unresolved")
+    assert_failed_cleanly(exporter, sim, "bad_response")
+
+
+# Ten pages of 10 rows, the last of 6: 4 unusable rows per page is 40 of 96 and is published; 6 per
+# page is 60 of 96 and fails.
+def test_less_than_half_the_rows_unusable_is_published(sim: SimulatorServer, exporter: Exporter) -> None:
+    inject(sim, kind="null_fields", fields=["incident_id"], rows=4, status="unresolved")
+    assert exporter.pollers[0].run_cycle()
+    assert skipped(exporter, "missing_incident_id") == 40
+    assert gauge(exporter, "soda_up") == 1
+
+
+def test_more_than_half_the_rows_unusable_fails_the_cycle(sim: SimulatorServer, exporter: Exporter) -> None:
+    inject(sim, kind="null_fields", fields=["incident_id"], rows=6, status="unresolved")
+    assert_failed_cleanly(exporter, sim, "bad_response")
+    assert skipped(exporter, "missing_incident_id") == 0  # a failed cycle publishes no counts
+
+
+def row(number: int, *, report_date: object = "2026-11-30") -> dict[str, object]:
+    """A minimal IncidentData row."""
+    return {
+        "incident_id": f"inc-{number}",
+        "report_date": report_date,
+        "dataset_id": "ds-0",
+        "severity": "major",
+        "status": "reported",
+        "created_at": "2026-11-01T00:00:00Z",
+    }
+
+
+@pytest.mark.parametrize(("good", "bad", "fails"), [(2, 2, False), (1, 2, True), (0, 1, True), (1, 0, False)])
+def test_the_threshold_is_more_than_half(good: int, bad: int, fails: bool) -> None:
+    rows = unresolved_accumulator()
+    rows.add_rows(
+        [row(n) for n in range(good)] + [row(100 + n, report_date="30/11/2026") for n in range(bad)]
+    )
+    assert rows.unusable_rows == bad
+    assert rows.mostly_unusable() is fails
+    assert MAX_UNUSABLE_SHARE == 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("2026-11-30", "2026-11-30"),
+        ("2026-11-30T00:00:00", "2026-11-30"),
+        ("2026-11-30T00:00:00Z", "2026-11-30"),
+        ("2026-11-30 00:00:00+02:00", "2026-11-30"),
+        ("2026-11-30T00:00:00.123456789Z", "2026-11-30"),
+        ("2026-11-30Tnonsense", None),
+        ("20261130", None),
+        ("2026-13-01", None),
+        ("", None),
+        (None, None),
+        (20261130, None),
+    ],
+)
+def test_report_day_reads_a_date_or_the_date_of_a_date_time(text: object, day: str | None) -> None:
+    assert report_day(text) == day
+
+
+def test_an_unparseable_created_at_keeps_every_incident_open(
+    sim: SimulatorServer, exporter: Exporter
+) -> None:
+    inject(sim, kind="unknown_values", values={"created_at": "not-a-timestamp"})
+    assert exporter.pollers[0].run_cycle()
+    text = exporter.state.exposition.text.decode()
+    assert sum(series(text, "soda_incidents_open").values()) == len(sim.organization.open_incidents()) == 24
+    assert len(series(text, "soda_incident_info")) == 24
+    assert series(text, "soda_incident_created_timestamp_seconds") == {}
+    age_counts = series(text, "soda_incident_open_age_seconds_gcount")
+    assert len(age_counts) == 3  # one per severity, all at 0: the count can be lower than the open count
+    assert sum(age_counts.values()) == 0
+    assert skipped(exporter, "bad_created_at") == 24
+
+
+def test_rows_without_a_dataset_id_count_under_unknown(sim: SimulatorServer, exporter: Exporter) -> None:
+    inject(sim, kind="null_fields", fields=["dataset_id"], remove=True, status="unresolved")
+    assert exporter.pollers[0].run_cycle()
+    counts = open_counts(exporter)
+    assert sum(counts.values()) == 24
+    assert sum(v for (dataset, _, _), v in counts.items() if dataset == "unknown") == 24
