@@ -2,7 +2,7 @@
 
 The sockets are bound when the server is built, so a bad address fails at start-up with the address
 named; serving starts with ``start()``. The first loop accepts and deals connections to the loops in
-turn (one loop by default, see DEFAULT_LOOPS). Handlers run on the loops: they must be quick and never
+turn (two loops by default, see DEFAULT_LOOPS). Handlers run on the loops: they must be quick and never
 block (the exporter's pages serve bytes rendered elsewhere).
 """
 
@@ -29,8 +29,9 @@ from exporter.web.shared import Shared
 
 log = structlog.get_logger("exporter")
 
-# One loop: on the machines measured, more loops did not raise throughput (they share one GIL).
-DEFAULT_LOOPS = 1
+# Two loops: the kernel copies of two responses overlap on two cores, as the floor's threads do; on a
+# quiet 2-core machine plain /metrics went from 0.79x to 1.02x the floor, TLS from 0.80x to 0.97x.
+DEFAULT_LOOPS = 2
 STOP_TIMEOUT_SECONDS = 1.0
 
 
