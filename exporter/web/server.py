@@ -42,6 +42,7 @@ class _Loop:
         self.loop = asyncio.new_event_loop()
         self.loop.set_exception_handler(_loop_exception)
         self.shared = shared
+        self.closing = False
         self.thread = threading.Thread(target=self._run, name=f"http-{index}", daemon=True)
 
     def _run(self) -> None:
@@ -64,6 +65,9 @@ class _Loop:
 
     def adopt(self, conn: socket.socket) -> None:
         """Serve an accepted socket on this loop (call on this loop)."""
+        if self.closing:  # dealt by the accepting loop just as this one stops: nobody would serve it
+            conn.close()
+            return
         task = self.loop.create_task(
             self.loop.connect_accepted_socket(lambda: HttpConnection(self.shared, self.loop), conn)
         )
@@ -71,6 +75,7 @@ class _Loop:
 
     def shutdown(self) -> None:
         """Drop every connection and end the loop (call on this loop)."""
+        self.closing = True
         for connection in list(self.shared.connections):
             connection.close()
         # One more turn lets the aborted transports release their sockets before the loop ends.
