@@ -3,7 +3,7 @@
 Any change to what /metrics shows of incidents shows up as a diff against tests/data/golden/. After an
 intended change, regenerate the file and review the diff:
 
-    SODA_EXPORTER_UPDATE_GOLDEN=1 pytest tests/test_golden_metrics.py
+    SODA_EXPORTER_UPDATE_GOLDEN=1 pytest tests/integration/test_golden_metrics.py
 """
 
 from __future__ import annotations
