@@ -12,8 +12,16 @@ from structlog.testing import capture_logs
 
 from exporter.app import Exporter
 from exporter.simulator import SimulatorServer
-from tests.support.builders import incident, make_org
-from tests.support.faults import INCIDENTS, PAGE_ARGS, assert_failed_cleanly, failures, inject, open_counts
+from tests.support.faults import (
+    INCIDENTS,
+    PAGE_ARGS,
+    assert_failed_cleanly,
+    failures,
+    inject,
+    open_counts,
+    polled_exporter,
+    ten_page_org,
+)
 from tests.support.http import scrape, series
 from tests.support.metrics import counter
 from tests.support.waiting import wait_until
@@ -24,17 +32,13 @@ StartSim = Callable[..., SimulatorServer]
 @pytest.fixture
 def sim(start_simulator: StartSim) -> SimulatorServer:
     """A simulator with enough rows for ten pages per query."""
-    severities = ("minor", "major", "critical")
-    return start_simulator(make_org([incident(n, severity=severities[n % 3]) for n in range(1, 25)]))
+    return start_simulator(ten_page_org())
 
 
 @pytest.fixture
 def exporter(sim: SimulatorServer, start_exporter: Callable[..., Exporter]) -> Exporter:
     """An exporter that has published one good snapshot; polling is driven by the tests."""
-    exp = start_exporter(sim, *PAGE_ARGS, run=False)
-    assert exp.pollers[0].run_cycle()
-    exp.server_thread = None
-    return exp
+    return polled_exporter(sim, start_exporter)
 
 
 def requests_to(sim: SimulatorServer, page: int, status: str = "unresolved") -> list[int]:

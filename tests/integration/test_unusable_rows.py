@@ -10,8 +10,13 @@ from exporter.app import Exporter
 from exporter.incidents.fold import MAX_UNUSABLE_SHARE, unresolved_accumulator
 from exporter.incidents.timestamps import report_day
 from exporter.simulator import SimulatorServer
-from tests.support.builders import incident, make_org
-from tests.support.faults import PAGE_ARGS, assert_failed_cleanly, inject, open_counts
+from tests.support.faults import (
+    assert_failed_cleanly,
+    inject,
+    open_counts,
+    polled_exporter,
+    ten_page_org,
+)
 from tests.support.http import series
 from tests.support.metrics import counter, gauge
 
@@ -21,16 +26,13 @@ StartSim = Callable[..., SimulatorServer]
 @pytest.fixture
 def sim(start_simulator: StartSim) -> SimulatorServer:
     """24 open incidents x 4 report dates = 96 unresolved rows, in ten pages of at most 10."""
-    severities = ("minor", "major", "critical")
-    return start_simulator(make_org([incident(n, severity=severities[n % 3]) for n in range(1, 25)]))
+    return start_simulator(ten_page_org())
 
 
 @pytest.fixture
 def exporter(sim: SimulatorServer, start_exporter: Callable[..., Exporter]) -> Exporter:
     """An exporter that has published one good snapshot; polling is driven by the tests."""
-    exp = start_exporter(sim, *PAGE_ARGS, run=False)
-    assert exp.pollers[0].run_cycle()
-    return exp
+    return polled_exporter(sim, start_exporter)
 
 
 def skipped(exp: Exporter, reason: str) -> float:

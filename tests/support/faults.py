@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from exporter.app import Exporter
-from exporter.simulator import SimulatorServer
+from exporter.simulator import Organization, SimulatorServer
 from exporter.simulator.faults import FaultPlan
+from tests.support.builders import incident, make_org
 from tests.support.metrics import counter, gauge
 
 INCIDENTS = "/v1/impact/incidents"
@@ -27,6 +29,19 @@ PAGE_ARGS = (
     "--poll.max-age",
     "0",
 )
+
+
+def ten_page_org() -> Organization:
+    """24 open incidents over four report dates: 96 unresolved rows, ten pages of at most 10."""
+    severities = ("minor", "major", "critical")
+    return make_org([incident(n, severity=severities[n % 3]) for n in range(1, 25)])
+
+
+def polled_exporter(sim: SimulatorServer, start_exporter: Callable[..., Exporter]) -> Exporter:
+    """An exporter paging by PAGE_ARGS that has published one good snapshot; tests drive the polls."""
+    exp = start_exporter(sim, *PAGE_ARGS, run=False)
+    assert exp.pollers[0].run_cycle()
+    return exp
 
 
 def inject(sim: SimulatorServer, **rule: Any) -> None:
