@@ -24,9 +24,9 @@ from exporter.soda.errors import (
     SodaConnectionError,
     SodaError,
     SodaRateLimitedError,
-    SodaServerError,
     SodaTimeoutError,
 )
+from exporter.soda.failures import CLOUD_STATUSES, TIMEOUT, transport_code, transport_error
 from exporter.soda.http import RequestObserver, new_session
 from exporter.soda.incident_models import (
     IncidentNotFound,
@@ -205,10 +205,7 @@ class CloudClient:
                 # This key's window is full whoever filled it: every update with this key waits too.
                 bucket.hold(wait)
                 if limited_left <= 0:
-                    raise SodaRateLimitedError(
-                        f"update of incident {incident_id}: HTTP 429, still rate limited after "
-                        f"{self.rate_limit_retries} waits"
-                    )
+                    self._check(429, incident_id, waits=self.rate_limit_retries)
                 limited_left -= 1
                 log.warning(
                     "soda rate limited the update; waiting", incident_id=incident_id, wait_seconds=wait
@@ -228,16 +225,12 @@ class CloudClient:
                 self.base_url + path, data=payload, headers={"Authorization": auth}, timeout=self.timeouts
             )
             response.content  # noqa: B018 - read the body now, so a reset mid-body is a connection error
-        except requests.Timeout:
-            self._count("timeout")
-            log.debug("soda request", status="timeout", duration_seconds=_since(started), bytes=0, **fields)
-            raise SodaTimeoutError(f"POST {UPDATE_ENDPOINT}: timed out") from None
         except requests.RequestException as exc:
-            self._count("connection_error")
-            log.debug(
-                "soda request", status="connection_error", duration_seconds=_since(started), bytes=0, **fields
-            )
-            raise SodaConnectionError(f"POST {UPDATE_ENDPOINT}: {type(exc).__name__}") from None
+            code = transport_code(exc)
+            self._count(code)
+            log.debug("soda request", status=code, duration_seconds=_since(started), bytes=0, **fields)
+            shown = "timed out" if code == TIMEOUT else type(exc).__name__
+            raise transport_error(code, f"POST {UPDATE_ENDPOINT}: {shown}") from None
         self._count(str(response.status_code))
         log.debug(
             "soda request",
@@ -269,17 +262,15 @@ class CloudClient:
         if self._stop.wait(seconds):
             raise UpdateCancelled(f"update of incident {incident_id} cancelled: client closed")
 
+    def _check(self, status: int, incident_id: str, detail: str = "", waits: int = 0) -> None:
+        """Raise the error of an update's answer, if it is one (exporter.soda.failures maps them)."""
+        CLOUD_STATUSES.check(status, incident=incident_id, detail=detail, retries=self.retries, waits=waits)
+
     def _result(self, incident_id: str, response: requests.Response) -> UpdatedIncident:
         status = response.status_code
         message = _error_message(response)
         detail = f": {message}" if message else ""
         where = f"update of incident {incident_id}: HTTP {status}"
-        if status == 400:
-            raise IncidentUpdateRejected(f"{where}, Soda rejected the request{detail}")
-        if status == 401:
-            raise SodaAuthError(f"{where}, Soda did not accept the API key (check its id and secret)")
-        if status == 403:
-            raise SodaPermissionError(f"{where}, the API key lacks the 'Manage incident' permission")
         if status == 404 and not _is_soda_error(response):
             # An HTML page or another API's JSON: the base URL is wrong, the incident may well exist.
             shown = response.headers.get("Content-Type", "").split(";")[0] or "no content type"
@@ -287,12 +278,7 @@ class CloudClient:
                 f"{where} from {self.base_url}, which does not look like the Soda Cloud API "
                 f"(it answered {shown}, not Soda's JSON error); check --soda.cloud-url"
             )
-        if status == 404:
-            raise IncidentNotFound(f"incident {incident_id} not found in Soda Cloud (HTTP 404{detail})")
-        if status >= 500:
-            raise SodaServerError(f"{where} after {self.retries} retries{detail}")
-        if status >= 400 or status < 200:
-            raise SodaError(f"{where}{detail}")
+        self._check(status, incident_id, detail=detail)
         try:
             body = response.json()
         except ValueError:
