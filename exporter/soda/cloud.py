@@ -33,7 +33,6 @@ from exporter.soda.incident_models import (
     IncidentUpdate,
     IncidentUpdateRejected,
     NoCloudApiError,
-    SodaCredentialsError,
     SodaPermissionError,
     UpdateCancelled,
     UpdatedIncident,
@@ -44,12 +43,12 @@ __all__ = [
     "SEVERITIES",
     "STATUSES",
     "CloudClient",
+    "CredentialsError",
     "IncidentNotFound",
     "IncidentUpdate",
     "IncidentUpdateRejected",
     "NoCloudApiError",
     "SodaAuthError",
-    "SodaCredentialsError",
     "SodaError",
     "SodaPermissionError",
     "SodaRateLimitedError",
@@ -63,14 +62,6 @@ INCIDENTS_PATH = "/api/v1/incidents/"
 # One label value for every incident, so the api_requests counter's cardinality stays bounded.
 UPDATE_ENDPOINT = "/api/v1/incidents/{incidentId}"
 _MESSAGE_LIMIT = 200
-
-
-def current_credentials(credentials: CredentialSource) -> Credentials:
-    """The current key pair, or SodaCredentialsError when it cannot be read."""
-    try:
-        return credentials.get()
-    except CredentialsError as exc:
-        raise SodaCredentialsError(str(exc)) from None
 
 
 def basic_auth_header(creds: Credentials) -> str:
@@ -180,7 +171,7 @@ class CloudClient:
         attempt = 0
         while True:
             attempt += 1
-            creds = current_credentials(self.credentials)  # re-read each attempt: key files may rotate
+            creds = self.credentials.get()  # re-read each attempt: key files may rotate
             auth = basic_auth_header(creds)
             bucket = self.bucket or bucket_for(creds.key_id)
             ticket = bucket.take(stop=self._stop)

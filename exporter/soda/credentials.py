@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from exporter.secretfile import SecretFile, SecretFileError
+from exporter.soda.errors import CredentialsError
 
-
-class CredentialsError(Exception):
-    """Credentials are missing or unreadable; the message never contains a secret."""
+__all__ = ["CredentialSource", "Credentials", "CredentialsError"]
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from exporter.soda.credentials import CredentialsError, CredentialSource
+from exporter.soda.errors import SodaError
 
 
 def test_values_are_handed_out_as_given_and_the_repr_hides_the_secret() -> None:
@@ -47,3 +48,11 @@ def test_a_missing_half_names_its_variable_and_flag(kwargs: dict[str, str], mess
     with pytest.raises(CredentialsError) as raised:
         CredentialSource(**kwargs).get()
     assert str(raised.value) == message
+
+
+def test_an_unreadable_key_is_a_soda_error_with_the_credentials_reason(tmp_path: Path) -> None:
+    # One exception for "no usable key", whoever reads it: the poller, the dataset names, the Cloud client.
+    source = CredentialSource(key_id="id-1", key_secret_file=str(tmp_path / "absent"))
+    with pytest.raises(SodaError) as raised:
+        source.get()
+    assert isinstance(raised.value, CredentialsError) and raised.value.reason == "credentials"
