@@ -114,28 +114,14 @@ class SodaHttp:
             self._on_request(endpoint, code)
 
     def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        deadline: float | None = None,
-        extra_headers: dict[str, str] | None = None,
+        self, method: str, path: str, *, json_body: Any = None, deadline: float | None = None
     ) -> tuple[int, Any]:
         """Send one request (retries included) and return (status, decoded JSON body or None)."""
-        status, decode = self.request_later(
-            method, path, json_body=json_body, deadline=deadline, extra_headers=extra_headers
-        )
+        status, decode = self.request_later(method, path, json_body=json_body, deadline=deadline)
         return status, decode()
 
     def request_later(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        deadline: float | None = None,
-        extra_headers: dict[str, str] | None = None,
+        self, method: str, path: str, *, json_body: Any = None, deadline: float | None = None
     ) -> tuple[int, Callable[[], Any]]:
         """As ``request``, but the body is decoded (and an error status raised) when the callable is.
 
@@ -148,9 +134,7 @@ class SodaHttp:
             if remaining <= 0:
                 raise SodaTimeoutError(f"poll timeout reached before {method} {path}")
             read_timeout = min(read_timeout, remaining)
-        headers = dict(self._auth_headers())
-        if extra_headers:
-            headers.update(extra_headers)
+        headers = self._auth_headers()
         url = self.base_url + path
         page = json_body.get("page") if isinstance(json_body, dict) else None
         started = time.monotonic()
