@@ -10,7 +10,6 @@ from datetime import date, datetime, timezone
 
 from exporter.backfill.counts import DAY_SECONDS, check_label_name
 from exporter.backfill.run import PROG, BackfillOptions, Labels, run
-from exporter.cli.demo import DEMO_KEY_ID, DEMO_KEY_SECRET
 from exporter.config.arguments import OneLineParser, add_flags, resolve_flags
 from exporter.config.durations import parse_duration
 from exporter.config.flags import FLAGS, Flag
@@ -178,12 +177,11 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
 
 
 def _run_demo(options: BackfillOptions) -> int:
+    from exporter.cli.demo import demo_credentials
     from exporter.simulator import SimulatorServer, generate_organization
 
-    demo_credentials = CredentialSource(key_id=DEMO_KEY_ID, key_secret=DEMO_KEY_SECRET)
-    organization = generate_organization()
-    with SimulatorServer(organization, api_key_id=DEMO_KEY_ID, api_key_secret=DEMO_KEY_SECRET) as simulator:
-        client = _client(options, simulator.reporting_url, demo_credentials)
+    with SimulatorServer(generate_organization()) as simulator:  # it accepts the demo key pair
+        client = _client(options, simulator.reporting_url, demo_credentials())
         try:
             return run(options, [(options.labels, client)], sys.stderr)
         finally:

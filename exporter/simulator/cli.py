@@ -20,12 +20,11 @@ from exporter.config.arguments import OneLineParser, add_flags, fail, parse_flag
 from exporter.config.durations import parse_duration
 from exporter.config.flags import Flag, non_negative_int, page_size
 from exporter.config.flags import parse_listen_address as parse_exporter_listen_address
+from exporter.simulator.auth import DEMO_KEY_ID, DEMO_KEY_SECRET
 from exporter.simulator.faults import FaultPlan
 from exporter.simulator.generator import generate_organization
 from exporter.simulator.server import SimulatorServer
 
-DEFAULT_KEY_ID = "demo-key-id"
-DEFAULT_KEY_SECRET = "demo-key-secret"
 DEFAULT_LISTEN_ADDRESS = "127.0.0.1:8080"
 
 
@@ -107,8 +106,8 @@ def build_parser(prog: str = "python -m exporter.simulator") -> argparse.Argumen
         allow_abbrev=False,
         description="Serve a simulated Soda Cloud (Reporting API and Cloud API v1) over HTTP. Every "
         "flag can also be set through the environment variable shown; a flag wins over its variable.",
-        epilog=f"Credentials: the simulator accepts the API key id {DEFAULT_KEY_ID!r} and secret "
-        f"{DEFAULT_KEY_SECRET!r}, or the values of SODA_API_KEY_ID and SODA_API_KEY_SECRET when those are "
+        epilog=f"Credentials: the simulator accepts the API key id {DEMO_KEY_ID!r} and secret "
+        f"{DEMO_KEY_SECRET!r}, or the values of SODA_API_KEY_ID and SODA_API_KEY_SECRET when those are "
         "set. Point the exporter at it with SODA_REPORTING_URL=http://HOST:PORT/v1 and "
         "'incident update' with SODA_CLOUD_URL=http://HOST:PORT, with the same credentials.",
     )
@@ -159,8 +158,8 @@ def build_server(options: SimulatorOptions, environ: Mapping[str, str] | None = 
         organization,
         host=host,
         port=port,
-        api_key_id=env.get("SODA_API_KEY_ID") or DEFAULT_KEY_ID,
-        api_key_secret=env.get("SODA_API_KEY_SECRET") or DEFAULT_KEY_SECRET,
+        api_key_id=env.get("SODA_API_KEY_ID") or DEMO_KEY_ID,
+        api_key_secret=env.get("SODA_API_KEY_SECRET") or DEMO_KEY_SECRET,
         faults=options.faults,
         page_delay_seconds=options.page_delay,
         max_page_size=options.max_page_size,
