@@ -97,7 +97,7 @@ def main(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
     except ConfigError as exc:
         parser.exit(2, f"{command}: error: {exc}\n")
     configure_logging(str(values["log_level"]), "console")
-    add_secret_source(lambda: [credentials.get().key_id, credentials.get().key_secret])
+    add_secret_source(credentials.secrets)
     cloud_url = str(values["soda_cloud_url"] or REGIONS[str(values["soda_region"])][1])
     client = CloudClient(
         cloud_url,

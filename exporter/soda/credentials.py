@@ -56,3 +56,8 @@ class CredentialSource:
         if not key_secret:
             raise CredentialsError("no API key secret: set SODA_API_KEY_SECRET or --soda.api-key-secret-file")
         return Credentials(key_id, key_secret)
+
+    def secrets(self) -> list[str | None]:
+        """The current key id and secret, for the log redaction (``exporter.logs.add_secret_source``)."""
+        creds = self.get()
+        return [creds.key_id, creds.key_secret]

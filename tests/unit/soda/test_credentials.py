@@ -56,3 +56,12 @@ def test_an_unreadable_key_is_a_soda_error_with_the_credentials_reason(tmp_path:
     with pytest.raises(SodaError) as raised:
         source.get()
     assert isinstance(raised.value, CredentialsError) and raised.value.reason == "credentials"
+
+
+def test_secrets_are_the_current_pair_for_the_log_redaction(tmp_path: Path) -> None:
+    key_secret = tmp_path / "secret"
+    key_secret.write_text("secret-1")
+    source = CredentialSource(key_id="id-1", key_secret_file=str(key_secret))
+    assert source.secrets() == ["id-1", "secret-1"]
+    key_secret.write_text("secret-rotated")
+    assert source.secrets() == ["id-1", "secret-rotated"]
