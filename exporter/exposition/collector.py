@@ -16,7 +16,7 @@ from prometheus_client.utils import floatToGoString
 from exporter.exposition import catalogue
 from exporter.exposition.catalogue import MetricSpec
 from exporter.exposition.writer import Families, Family
-from exporter.incidents.fold import DatasetInfo
+from exporter.incidents.datasets import DatasetInfo
 from exporter.incidents.snapshot import BucketCounts, OpenIncident, Snapshot, midnight_utc
 
 OM_EOF = b"# EOF\n"

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from exporter.incidents.fold import DatasetAccumulator, DatasetInfo
+from exporter.incidents.datasets import DatasetAccumulator, DatasetInfo
 from exporter.incidents.teams import TeamSource
 from exporter.soda.errors import SodaError
 from exporter.soda.reporting import ReportingClient
