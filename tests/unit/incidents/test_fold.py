@@ -62,6 +62,15 @@ def test_an_accumulator_judges_its_own_share_of_unusable_rows() -> None:
     assert (labels.unusable_rows, labels.mostly_unusable()) == (0, False)
 
 
+@pytest.mark.parametrize(("good", "bad", "fails"), [(2, 2, False), (1, 2, True), (0, 1, True), (1, 0, False)])
+def test_the_unusable_threshold_is_more_than_half_of_the_rows(good: int, bad: int, fails: bool) -> None:
+    rows = [incident_row(f"ok{n}", "2026-11-30") for n in range(good)]
+    rows += [incident_row(f"bad{n}", "30/11/2026") for n in range(bad)]
+    acc = fold(unresolved_accumulator(), rows)
+    assert acc.unusable_rows == bad
+    assert acc.mostly_unusable() is fails
+
+
 def test_every_non_object_is_counted_and_the_rows_after_it_still_fold() -> None:
     acc = fold(unresolved_accumulator(), ["text", incident_row("a"), None, 42, incident_row("b")])
     assert acc.skipped["not_an_object"] == 3
