@@ -314,6 +314,7 @@ def served_certificate(port: int, pki: Pki) -> str:
     return ssl.DER_cert_to_PEM_cert(der)
 
 
+@pytest.mark.slow
 def test_rotated_certificate_and_password_apply_without_restart(
     simulator: SimulatorServer, start_exporter: Callable[..., Exporter], pki: Pki, tmp_path: Path
 ) -> None:

@@ -61,6 +61,7 @@ def test_dataset_failure_never_blocks_incidents_and_keeps_the_last_names(
     assert series(text, "soda_exporter_dataset_refresh_failures_total")[(("reason", "server_error"),)] == 1
 
 
+@pytest.mark.slow
 def test_two_organizations_are_labelled_and_one_failing_does_not_affect_the_other(
     start_simulator: StartSim, start_exporter: StartExporter, tmp_path: Path
 ) -> None:

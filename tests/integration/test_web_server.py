@@ -141,6 +141,7 @@ def test_a_slow_request_body_is_cut_after_the_read_timeout(start_server: StartSe
         assert 0.5 < closed_within(sock, 10) < 8
 
 
+@pytest.mark.slow
 def test_a_client_that_stops_reading_its_response_is_dropped_after_the_write_timeout(
     start_server: StartServer,
 ) -> None:

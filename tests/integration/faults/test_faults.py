@@ -49,7 +49,7 @@ def requests_to(sim: SimulatorServer, page: int, status: str = "unresolved") -> 
         ({"kind": "http_status", "code": 401}, "auth"),
         ({"kind": "http_status", "code": 403, "page": 4}, "auth"),
         ({"kind": "http_status", "code": 400, "page": 2}, "client_error"),
-        ({"kind": "delay", "seconds": 1.5, "page": 2}, "timeout"),
+        pytest.param({"kind": "delay", "seconds": 1.5, "page": 2}, "timeout", marks=pytest.mark.slow),
         ({"kind": "reset_mid_body", "page": 2}, "connection"),
         ({"kind": "truncated_json", "page": 5}, "bad_response"),
         ({"kind": "malformed_json", "page": 1}, "bad_response"),
