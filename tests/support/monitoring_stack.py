@@ -20,6 +20,7 @@ import requests
 import yaml
 
 T = TypeVar("T")
+JOB = "soda-incidents-exporter"  # the scrape job of every test's prometheus.yml
 
 
 def exporter_command() -> list[str]:
@@ -64,6 +65,21 @@ def write_organizations(path: Path, orgs: Sequence[Org]) -> dict[str, str]:
     env = {org.id_env: org.key_id for org in orgs}
     env.update({org.secret_env: org.key_secret for org in orgs})
     return env
+
+
+def prometheus_config(
+    rule_files: Sequence[str], am_port: int, targets: Sequence[str], **global_settings: str
+) -> dict[str, Any]:
+    """A prometheus.yml that scrapes ``targets`` and evaluates ``rule_files`` every second, alerting to a
+    local Alertmanager on ``am_port``."""
+    return {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s", **global_settings},
+        "rule_files": list(rule_files),
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
+        "scrape_configs": [
+            {"job_name": "soda-incidents-exporter", "static_configs": [{"targets": list(targets)}]}
+        ],
+    }
 
 
 class Processes:
