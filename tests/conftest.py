@@ -76,3 +76,11 @@ def start_exporter() -> Iterator[Callable[..., Exporter]]:
             return exporter
 
         yield start
+
+
+@pytest.fixture
+def ready_exporter(simulator: SimulatorServer, start_exporter: Callable[..., Exporter]) -> Exporter:
+    """An in-process exporter against the default simulator, once its first poll has succeeded."""
+    exporter = start_exporter(simulator)
+    assert exporter.state.wait_ready(20), "the first poll did not succeed"
+    return exporter
