@@ -153,6 +153,28 @@ def value_map(mapping: dict[str, tuple[str, str]]) -> list[dm.ValueMapping]:
     return [dm.ValueMap(options=options)]
 
 
+OneQueryPanel = TypeVar("OneQueryPanel", stat.Panel, bargauge.Panel)
+
+
+def one_query(
+    panel: OneQueryPanel,
+    title: str,
+    description: str,
+    unit: str,
+    target: prometheus.Dataquery,
+    steps: dashboard.ThresholdsConfig,
+) -> OneQueryPanel:
+    """What every panel of one instant query shares: texts, unit, query, thresholds, the last value shown."""
+    return (
+        panel.title(title)
+        .description(description)
+        .unit(unit)
+        .with_target(target)
+        .thresholds(steps)
+        .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    )
+
+
 def stat_panel(
     title: str,
     description: str,
@@ -163,16 +185,10 @@ def stat_panel(
 ) -> stat.Panel:
     """A single-value panel showing the last value of one instant query."""
     return (
-        stat.Panel()
-        .title(title)
-        .description(description)
-        .unit(unit)
-        .with_target(target)
-        .thresholds(steps)
+        one_query(stat.Panel(), title, description, unit, target, steps)
         .color_mode(cm.BigValueColorMode.VALUE)
         .graph_mode(cm.BigValueGraphMode.NONE)
         .text_mode(cm.BigValueTextMode(text_mode))
-        .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
     )
 
 
@@ -214,17 +230,11 @@ def bargauge_panel(
 ) -> bargauge.Panel:
     """Horizontal bars, one per series of an instant query."""
     return (
-        bargauge.Panel()
-        .title(title)
-        .description(description)
-        .unit(unit)
-        .with_target(target)
-        .thresholds(steps)
+        one_query(bargauge.Panel(), title, description, unit, target, steps)
         .orientation(cm.VizOrientation.HORIZONTAL)
         .display_mode(cm.BarGaugeDisplayMode.GRADIENT)
         .show_unfilled(True)
         .min(0)
-        .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
     )
 
 
