@@ -20,8 +20,9 @@ from exporter.soda.ratelimit import reset_buckets
 from tests.binaries import require_binary
 from tests.support.builders import NOW, incident, make_org, sim_env
 from tests.support.http import free_port, scrape, series
-from tests.support.monitoring_stack import Processes, prometheus_config, wait_for
+from tests.support.monitoring_stack import Processes, prometheus_config
 from tests.support.rules import load_rules_generator
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow  # more than a few seconds each (real binaries, builds or many cycles)
 

@@ -28,10 +28,10 @@ from tests.support.monitoring_stack import (
     http_ok,
     prometheus_config,
     tcp_open,
-    wait_for,
     write_organizations,
 )
 from tests.support.rules import load_rules_generator
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow  # more than a few seconds each (real binaries, builds or many cycles)
 

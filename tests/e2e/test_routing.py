@@ -19,8 +19,9 @@ from exporter.simulator.organization import Organization
 from tests.binaries import require_binary
 from tests.support.builders import NOW, incident
 from tests.support.http import free_port
-from tests.support.monitoring_stack import Processes, Webhook, prometheus_config, wait_for
+from tests.support.monitoring_stack import Processes, Webhook, prometheus_config
 from tests.support.rules import load_rules_generator
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow  # more than a few seconds each (real binaries, builds or many cycles)
 

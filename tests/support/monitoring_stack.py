@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import requests
 import yaml
 
-T = TypeVar("T")
 JOB = "soda-incidents-exporter"  # the scrape job of every test's prometheus.yml
 
 
@@ -144,19 +141,6 @@ class Processes:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float, on_fail: Callable[[], str]) -> T:
-    """Call ``probe`` until it returns something truthy; fail with ``on_fail()`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(requests.RequestException, OSError, ValueError, KeyError):
-            result = probe()
-            if result:
-                return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{on_fail()}")
-        time.sleep(0.25)
 
 
 def http_ok(url: str) -> bool:
