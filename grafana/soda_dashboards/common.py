@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from grafana_foundation_sdk.builders import bargauge, common, dashboard, prometheus, stat, timeseries
@@ -120,6 +120,14 @@ def query(expr: str, legend: str = "", *, instant: bool = False, ref: str = "A")
     q = prometheus.Dataquery().expr(expr).ref_id(ref).datasource(DATASOURCE)
     q = q.instant() if instant else q.range()
     return q.legend_format(legend) if legend else q
+
+
+def p50_and_p90(expr_of: Callable[[str], str], legend_prefix: str = "") -> list[prometheus.Dataquery]:
+    """The median and 90th percentile (refs A, B; legends ending p50, p90) of ``expr_of(quantile)``."""
+    return [
+        query(expr_of(quantile), f"{legend_prefix}p{percent}", ref=ref)
+        for quantile, percent, ref in (("0.5", "50", "A"), ("0.9", "90", "B"))
+    ]
 
 
 def heatmap_query(expr: str) -> prometheus.Dataquery:

@@ -12,6 +12,7 @@ from soda_dashboards.common import (
     PROCESS,
     TARGET,
     Board,
+    p50_and_p90,
     query,
     stat_panel,
     target_variables,
@@ -129,14 +130,11 @@ def polling_row(board: Board) -> None:
             "Wall time of poll cycles: median, 90th percentile and mean.",
             "s",
             [
-                *(
-                    query(
+                *p50_and_p90(
+                    lambda q: (
                         f"histogram_quantile({q}, sum by (le) "
-                        f"(rate({catalogue.POLL_DURATION.name}_bucket{{{TARGET}}}[{RATE}])))",
-                        f"p{p}",
-                        ref=r,
+                        f"(rate({catalogue.POLL_DURATION.name}_bucket{{{TARGET}}}[{RATE}])))"
                     )
-                    for q, p, r in (("0.5", "50", "A"), ("0.9", "90", "B"))
                 ),
                 query(
                     f"sum(rate({catalogue.POLL_DURATION.name}_sum{{{TARGET}}}[{RATE}]))\n"
