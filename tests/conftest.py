@@ -16,6 +16,7 @@ from exporter.simulator import (
     generate_organization,
 )
 from tests.support.builders import KEY_ID, KEY_SECRET, sim_env
+from tests.support.factories import stopping
 from tests.support.paths import TESTS
 
 LAYERS = ("unit", "integration", "e2e")
@@ -40,21 +41,18 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def start_simulator() -> Iterator[Callable[..., SimulatorServer]]:
     """Factory: start a simulator for an organisation; all are stopped at teardown."""
-    started: list[SimulatorServer] = []
+    with stopping(SimulatorServer.stop) as keep:
 
-    def start(org: Organization | None = None, **kwargs: Any) -> SimulatorServer:
-        kwargs.setdefault("api_key_id", KEY_ID)
-        kwargs.setdefault("api_key_secret", KEY_SECRET)
-        sim = SimulatorServer(
-            org or generate_organization(seed=7, incidents=150, datasets=8, days=60), **kwargs
-        )
-        sim.start()
-        started.append(sim)
-        return sim
+        def start(org: Organization | None = None, **kwargs: Any) -> SimulatorServer:
+            kwargs.setdefault("api_key_id", KEY_ID)
+            kwargs.setdefault("api_key_secret", KEY_SECRET)
+            sim = SimulatorServer(
+                org or generate_organization(seed=7, incidents=150, datasets=8, days=60), **kwargs
+            )
+            sim.start()
+            return keep(sim)
 
-    yield start
-    for sim in started:
-        sim.stop()
+        yield start
 
 
 @pytest.fixture
@@ -66,18 +64,23 @@ def simulator(start_simulator: Callable[..., SimulatorServer]) -> SimulatorServe
 @pytest.fixture
 def start_exporter() -> Iterator[Callable[..., Exporter]]:
     """Factory: an in-process exporter on a free port against a simulator; stopped at teardown."""
-    started: list[Exporter] = []
+    with stopping(Exporter.stop) as keep:
 
-    def start(
-        sim: SimulatorServer, *argv: str, env: dict[str, str] | None = None, run: bool = True
-    ) -> Exporter:
-        args = ["--web.listen-address", "127.0.0.1:0", "--poll.interval", "1h", *argv]
-        exporter = Exporter(parse_args(args, env if env is not None else sim_env(sim)))
-        started.append(exporter)
-        if run:
-            exporter.start()
-        return exporter
+        def start(
+            sim: SimulatorServer, *argv: str, env: dict[str, str] | None = None, run: bool = True
+        ) -> Exporter:
+            args = ["--web.listen-address", "127.0.0.1:0", "--poll.interval", "1h", *argv]
+            exporter = keep(Exporter(parse_args(args, env if env is not None else sim_env(sim))))
+            if run:
+                exporter.start()
+            return exporter
 
-    yield start
-    for exporter in started:
-        exporter.stop()
+        yield start
+
+
+@pytest.fixture
+def ready_exporter(simulator: SimulatorServer, start_exporter: Callable[..., Exporter]) -> Exporter:
+    """An in-process exporter against the default simulator, once its first poll has succeeded."""
+    exporter = start_exporter(simulator)
+    assert exporter.state.wait_ready(20), "the first poll did not succeed"
+    return exporter

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from grafana_foundation_sdk.builders import bargauge, common, dashboard, prometheus, stat, timeseries
@@ -122,6 +122,14 @@ def query(expr: str, legend: str = "", *, instant: bool = False, ref: str = "A")
     return q.legend_format(legend) if legend else q
 
 
+def p50_and_p90(expr_of: Callable[[str], str], legend_prefix: str = "") -> list[prometheus.Dataquery]:
+    """The median and 90th percentile (refs A, B; legends ending p50, p90) of ``expr_of(quantile)``."""
+    return [
+        query(expr_of(quantile), f"{legend_prefix}p{percent}", ref=ref)
+        for quantile, percent, ref in (("0.5", "50", "A"), ("0.9", "90", "B"))
+    ]
+
+
 def heatmap_query(expr: str) -> prometheus.Dataquery:
     """An instant query of cumulative ``le`` buckets that Grafana turns into per-bucket counts."""
     return query(expr, "{{le}}", instant=True).format(PromQueryFormat.HEATMAP)
@@ -153,6 +161,28 @@ def value_map(mapping: dict[str, tuple[str, str]]) -> list[dm.ValueMapping]:
     return [dm.ValueMap(options=options)]
 
 
+OneQueryPanel = TypeVar("OneQueryPanel", stat.Panel, bargauge.Panel)
+
+
+def one_query(
+    panel: OneQueryPanel,
+    title: str,
+    description: str,
+    unit: str,
+    target: prometheus.Dataquery,
+    steps: dashboard.ThresholdsConfig,
+) -> OneQueryPanel:
+    """What every panel of one instant query shares: texts, unit, query, thresholds, the last value shown."""
+    return (
+        panel.title(title)
+        .description(description)
+        .unit(unit)
+        .with_target(target)
+        .thresholds(steps)
+        .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    )
+
+
 def stat_panel(
     title: str,
     description: str,
@@ -163,16 +193,10 @@ def stat_panel(
 ) -> stat.Panel:
     """A single-value panel showing the last value of one instant query."""
     return (
-        stat.Panel()
-        .title(title)
-        .description(description)
-        .unit(unit)
-        .with_target(target)
-        .thresholds(steps)
+        one_query(stat.Panel(), title, description, unit, target, steps)
         .color_mode(cm.BigValueColorMode.VALUE)
         .graph_mode(cm.BigValueGraphMode.NONE)
         .text_mode(cm.BigValueTextMode(text_mode))
-        .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
     )
 
 
@@ -214,17 +238,11 @@ def bargauge_panel(
 ) -> bargauge.Panel:
     """Horizontal bars, one per series of an instant query."""
     return (
-        bargauge.Panel()
-        .title(title)
-        .description(description)
-        .unit(unit)
-        .with_target(target)
-        .thresholds(steps)
+        one_query(bargauge.Panel(), title, description, unit, target, steps)
         .orientation(cm.VizOrientation.HORIZONTAL)
         .display_mode(cm.BarGaugeDisplayMode.GRADIENT)
         .show_unfilled(True)
         .min(0)
-        .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from grafana_foundation_sdk.builders import timeseries
 from grafana_foundation_sdk.models import common as cm
 
 from exporter.exposition import catalogue
@@ -11,6 +12,7 @@ from soda_dashboards.common import (
     PROCESS,
     TARGET,
     Board,
+    p50_and_p90,
     query,
     stat_panel,
     target_variables,
@@ -29,6 +31,19 @@ RATE = "$__rate_interval"
 UP_MAP = {"0": ("Down", "red"), "1": ("Up", "green")}
 POLL_MAP = {"0": ("Failing", "red"), "1": ("OK", "green")}
 UP_STEPS = thresholds((None, "red"), (1, "green"))
+
+
+def growth_by_reason(counter: str) -> str:
+    """How much ``counter`` grew per interval, summed by reason."""
+    return f"sum by (reason) (increase({counter}{{{TARGET}}}[{RATE}]))"
+
+
+def by_reason_bars(title: str, description: str, expr: str) -> timeseries.Panel:
+    """Stacked bars of a count per poll interval, one series per reason."""
+    panel = timeseries_panel(
+        title, description, "short", [query(expr, "{{reason}}")], stacked=True, bars=True
+    )
+    return panel.interval(POLL_INTERVAL)
 
 
 def status_row(board: Board) -> None:
@@ -115,14 +130,11 @@ def polling_row(board: Board) -> None:
             "Wall time of poll cycles: median, 90th percentile and mean.",
             "s",
             [
-                *(
-                    query(
+                *p50_and_p90(
+                    lambda q: (
                         f"histogram_quantile({q}, sum by (le) "
-                        f"(rate({catalogue.POLL_DURATION.name}_bucket{{{TARGET}}}[{RATE}])))",
-                        f"p{p}",
-                        ref=r,
+                        f"(rate({catalogue.POLL_DURATION.name}_bucket{{{TARGET}}}[{RATE}])))"
                     )
-                    for q, p, r in (("0.5", "50", "A"), ("0.9", "90", "B"))
                 ),
                 query(
                     f"sum(rate({catalogue.POLL_DURATION.name}_sum{{{TARGET}}}[{RATE}]))\n"
@@ -136,19 +148,11 @@ def polling_row(board: Board) -> None:
         8,
     )
     board.add(
-        timeseries_panel(
+        by_reason_bars(
             "Poll failures by reason",
             "Failed poll cycles per interval, by reason (auth, timeout, connection, server_error, ...).",
-            "short",
-            [
-                query(
-                    f"sum by (reason) (increase({catalogue.POLL_FAILURES.name}{{{TARGET}}}[{RATE}]))",
-                    "{{reason}}",
-                )
-            ],
-            stacked=True,
-            bars=True,
-        ).interval(POLL_INTERVAL),
+            growth_by_reason(catalogue.POLL_FAILURES.name),
+        ),
         12,
         8,
     )
@@ -186,19 +190,11 @@ def polling_row(board: Board) -> None:
         8,
     )
     board.add(
-        timeseries_panel(
+        by_reason_bars(
             "Reporting rows skipped by reason",
             "Reporting API rows the exporter could not use, per interval, by reason.",
-            "short",
-            [
-                query(
-                    f"sum by (reason) (increase({catalogue.ROWS_SKIPPED.name}{{{TARGET}}}[{RATE}]))",
-                    "{{reason}}",
-                )
-            ],
-            stacked=True,
-            bars=True,
-        ).interval(POLL_INTERVAL),
+            growth_by_reason(catalogue.ROWS_SKIPPED.name),
+        ),
         12,
         8,
     )
@@ -240,21 +236,13 @@ def datasets_row(board: Board) -> None:
     for panel in stats:
         board.add(panel, 4, 8)
     board.add(
-        timeseries_panel(
+        by_reason_bars(
             "Dataset name refresh failures by reason",
             "Failed refreshes of dataset names per interval, by reason (none: no failure recorded).",
-            "short",
-            [
-                query(
-                    f"sum by (reason) (increase({failures}{{{TARGET}}}[{RATE}]))\n"
-                    f"or on () label_replace(0 * sum({catalogue.UP.name}{{{TARGET}}}), "
-                    '"reason", "none", "", "")',
-                    "{{reason}}",
-                )
-            ],
-            stacked=True,
-            bars=True,
-        ).interval(POLL_INTERVAL),
+            growth_by_reason(failures)
+            + f"\nor on () label_replace(0 * sum({catalogue.UP.name}{{{TARGET}}}), "
+            '"reason", "none", "", "")',
+        ),
         12,
         8,
     )

@@ -18,6 +18,7 @@ from soda_dashboards.common import (
     Board,
     bargauge_panel,
     heatmap_query,
+    p50_and_p90,
     query,
     rename_buckets,
     selected,
@@ -55,14 +56,12 @@ def resolution_row(board: Board) -> None:
             + RESOLUTION_QUANTILE_RECORD
             + ").",
             "s",
-            [
-                query(f'max({RESOLUTION_QUANTILE_RECORD}{{{TARGET}, quantile="{q}"}})', f"p{p}", ref=r)
-                for q, p, r in (("0.5", "50", "A"), ("0.9", "90", "B"))
-            ],
+            p50_and_p90(lambda q: f'max({RESOLUTION_QUANTILE_RECORD}{{{TARGET}, quantile="{q}"}})'),
         ),
         12,
         8,
     )
+    by_severity = RESOLUTION_SEVERITY_QUANTILE_RECORD
     board.add(
         timeseries_panel(
             "Resolution time by severity",
@@ -70,15 +69,10 @@ def resolution_row(board: Board) -> None:
             + RESOLUTION_SEVERITY_QUANTILE_RECORD
             + ").",
             "s",
-            [
-                query(
-                    f"max by (severity) "
-                    f'({RESOLUTION_SEVERITY_QUANTILE_RECORD}{{{BY_SEVERITY}, quantile="{q}"}})',
-                    f"{{{{severity}}}} p{p}",
-                    ref=r,
-                )
-                for q, p, r in (("0.5", "50", "A"), ("0.9", "90", "B"))
-            ],
+            p50_and_p90(
+                lambda q: f'max by (severity) ({by_severity}{{{BY_SEVERITY}, quantile="{q}"}})',
+                "{{severity}} ",
+            ),
         ),
         12,
         8,

@@ -20,8 +20,9 @@ from exporter.soda.ratelimit import reset_buckets
 from tests.binaries import require_binary
 from tests.support.builders import NOW, incident, make_org, sim_env
 from tests.support.http import free_port, scrape, series
-from tests.support.monitoring_stack import Processes, wait_for
+from tests.support.monitoring_stack import Processes, prometheus_config
 from tests.support.rules import load_rules_generator
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow  # more than a few seconds each (real binaries, builds or many cycles)
 
@@ -109,17 +110,7 @@ def test_unattended_incident_is_escalated_through_prometheus_and_alertmanager(
     )
     write_yaml(
         tmp_path / "prometheus.yml",
-        {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(tmp_path / "actions.rules.yml")],
-            "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
-            "scrape_configs": [
-                {
-                    "job_name": "soda-incidents-exporter",
-                    "static_configs": [{"targets": [f"127.0.0.1:{exporter.port}"]}],
-                }
-            ],
-        },
+        prometheus_config([str(tmp_path / "actions.rules.yml")], am_port, [f"127.0.0.1:{exporter.port}"]),
     )
     children.alertmanager(alertmanager, tmp_path / "alertmanager.yml", am_port)
     children.prometheus(prometheus, tmp_path / "prometheus.yml", prom_port)

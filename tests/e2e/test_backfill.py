@@ -24,9 +24,9 @@ from tests.support.monitoring_stack import (
     PrometheusAPI,
     exporter_command,
     http_ok,
-    wait_for,
     write_organizations,
 )
+from tests.support.waiting import wait_for
 
 BUDGET_SECONDS = 45.0
 ORGS = {"acme": 11, "globex": 12}  # organisation name -> simulator seed

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from exporter.simulator import SimulatorServer
@@ -60,6 +61,7 @@ def run_at(
     return json_lines(log)
 
 
+@pytest.mark.slow
 def test_debug_lines_appear_at_debug_and_not_at_info(
     start_simulator: StartSim, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
 ) -> None:

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
 
 from exporter.app import Exporter
-from exporter.simulator import SimulatorServer
 from tests.binaries import require_binary
 from tests.support.http import scrape
 
-StartExporter = Callable[..., Exporter]
 
-
-def test_promtool_accepts_the_exposition(simulator: SimulatorServer, start_exporter: StartExporter) -> None:
+def test_promtool_accepts_the_exposition(ready_exporter: Exporter) -> None:
     promtool = require_binary("promtool")
-    exporter = start_exporter(simulator)
-    assert exporter.state.wait_ready(20), "first poll did not succeed"
+    exporter = ready_exporter
     port = exporter.port
     proc = subprocess.run(
         [promtool, "check", "metrics"],

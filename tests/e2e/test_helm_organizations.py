@@ -15,7 +15,8 @@ import yaml
 from exporter.simulator import SimulatorServer
 from tests.support.helm import CHART, container, helm, load_values, only, pod_spec, render
 from tests.support.http import free_port, series
-from tests.support.monitoring_stack import Processes, exporter_command, wait_for
+from tests.support.monitoring_stack import Processes, exporter_command
+from tests.support.waiting import wait_for
 
 ORG_DIR = "/etc/soda-incidents-exporter/organizations"
 CONFIG_FILE = "/etc/soda-incidents-exporter/config/organizations.yaml"

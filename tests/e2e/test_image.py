@@ -27,7 +27,8 @@ from tests.support.image import (
     run_once,
     standin_base,
 )
-from tests.support.monitoring_stack import Processes, PrometheusAPI, http_ok, wait_for
+from tests.support.monitoring_stack import Processes, PrometheusAPI, http_ok
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow  # more than a few seconds each (real binaries, builds or many cycles)
 

@@ -20,6 +20,7 @@ from exporter.simulator.faults import FaultPlan, FaultRule
 from tests.support.builders import KEY_ID, KEY_SECRET, incident, make_org
 from tests.support.http import free_port
 from tests.support.monitoring_stack import exporter_command
+from tests.support.waiting import wait_until
 
 StartSim = Callable[..., SimulatorServer]
 UPDATE_PATH = "/api/v1/incidents/"
@@ -209,16 +210,14 @@ def test_a_rate_limited_update_waits_and_succeeds(start_simulator: StartSim) -> 
     assert [u.fields for u in sim.updates] == [{"status": "fixing"}]
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen[str], timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else "simulator exited"
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"simulator did not listen on {port}")
+def _listening(port: int, proc: subprocess.Popen[str]) -> bool:
+    """True once the simulator process accepts connections on ``port``; fails the test if it has exited."""
+    assert proc.poll() is None, proc.stderr.read() if proc.stderr else "simulator exited"
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def test_against_the_standalone_simulator_process() -> None:
@@ -235,7 +234,7 @@ def test_against_the_standalone_simulator_process() -> None:
     ]
     sim = subprocess.Popen(argv, env={**base, **keys}, stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for_port(port, sim)
+        wait_until(lambda: _listening(port, sim), timeout=15)
         url = f"http://127.0.0.1:{port}"
         headers = {"X-API-KEY-ID": KEY_ID, "X-API-KEY-SECRET": KEY_SECRET}
 

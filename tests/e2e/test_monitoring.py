@@ -19,21 +19,22 @@ from tests.support.dashboards import DASHBOARD_FILES, load, queries
 from tests.support.dashboards import panels as panels_of
 from tests.support.http import free_port
 from tests.support.monitoring_stack import (
+    JOB,
     Org,
     Processes,
     PrometheusAPI,
     Webhook,
     exporter_command,
     http_ok,
+    prometheus_config,
     tcp_open,
-    wait_for,
     write_organizations,
 )
 from tests.support.rules import load_rules_generator
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow  # more than a few seconds each (real binaries, builds or many cycles)
 
-JOB = "soda-incidents-exporter"
 ACME, GLOBEX = "acme", "globex"
 # Grafana's variables as Grafana would expand them with "All" selected, and its interval macros.
 SUBSTITUTIONS = {
@@ -108,12 +109,9 @@ def write_configs(tmp: Path, targets: list[str], am_port: int, webhook_port: int
     docs = [gen.build_rules(SHORT_FOR), gen.build_action_rules(SHORT_FOR)]
     for name, doc in zip(("main.rules.yml", "actions.rules.yml"), docs, strict=True):
         (tmp / name).write_text(gen.render(doc, name), encoding="utf-8")
-    prometheus = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
-        "rule_files": ["main.rules.yml", "actions.rules.yml"],
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
-        "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": targets}]}],
-    }
+    prometheus = prometheus_config(
+        ["main.rules.yml", "actions.rules.yml"], am_port, targets, scrape_timeout="1s"
+    )
     alertmanager = {
         "route": {
             "receiver": "webhook",

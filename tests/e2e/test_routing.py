@@ -19,8 +19,9 @@ from exporter.simulator.organization import Organization
 from tests.binaries import require_binary
 from tests.support.builders import NOW, incident
 from tests.support.http import free_port
-from tests.support.monitoring_stack import Processes, Webhook, wait_for
+from tests.support.monitoring_stack import Processes, Webhook, prometheus_config
 from tests.support.rules import load_rules_generator
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow  # more than a few seconds each (real binaries, builds or many cycles)
 
@@ -92,18 +93,8 @@ def test_incidents_reach_the_owning_teams_receiver(
     am_port, prom_port = free_port(), free_port()
     config = alertmanager_config({name: hook.port for name, hook in sinks.items()})
     (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(config))
-    prometheus_config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(tmp_path / "rules.yml")],
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
-        "scrape_configs": [
-            {
-                "job_name": "soda-incidents-exporter",
-                "static_configs": [{"targets": [f"127.0.0.1:{exporter.port}"]}],
-            }
-        ],
-    }
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(prometheus_config))
+    prom_config = prometheus_config([str(tmp_path / "rules.yml")], am_port, [f"127.0.0.1:{exporter.port}"])
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(prom_config))
     children = Processes(tmp_path)
     try:
         children.alertmanager(alertmanager, tmp_path / "alertmanager.yml", am_port)

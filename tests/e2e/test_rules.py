@@ -110,6 +110,7 @@ def test_promtool_check_rules(path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", RULE_TESTS, ids=lambda p: p.name)
 def test_promtool_test_rules(path: Path) -> None:
     """The promtool unit tests of the rules pass."""

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from exporter.simulator import SimulatorServer
@@ -61,16 +62,16 @@ def test_idle_with_a_scraper_keeping_its_connection_open(
     assert events(log)[-1] == "stopped"
 
 
+@pytest.mark.slow
 def test_mid_poll_against_a_slow_soda(
     start_simulator: StartSim, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
 ) -> None:
-    sim = start_simulator(page_delay_seconds=20.0)
+    slow_page = FaultRule("delay", path="/v1/impact/incidents", seconds=20.0)
+    sim = start_simulator(faults=FaultPlan([slow_page]))
     log = tmp_path / "slow.log"
     proc, _ = start(sim, log, processes, "--poll.concurrency", "4")
-    wait_until(lambda: any(r.path == "/v1/last_etl_refresh" for r in sim.requests_log), 30)
-    # Give the first page request time to reach the slow simulator, which logs it only when it answers (so
-    # nothing can be waited for). Signalled earlier, the cycle is still mid-poll and the test holds as well.
-    time.sleep(0.5)
+    # The rule counts a page request as it arrives, before holding its answer back: the cycle is mid-poll.
+    wait_until(lambda: slow_page.fired >= 1, 30)
     took = terminate(proc)
     assert took < EXIT_BUDGET_SECONDS, f"exited {took:.2f}s after SIGTERM"
     seen = events(log)

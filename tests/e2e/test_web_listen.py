@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 import requests
@@ -15,7 +14,7 @@ import requests
 from exporter.web.listen import ListenError, bind
 from exporter.web.messages import text
 from exporter.web.server import WebServer
-from tests.support.http import free_port
+from tests.support.http import free_port, wait_http_ready
 from tests.support.waiting import wait_until
 
 
@@ -111,6 +110,7 @@ def test_the_soft_open_files_limit_is_raised_to_the_hard_limit() -> None:
     assert result["now"] == [result["hard"], result["hard"]]
 
 
+@pytest.mark.slow
 def test_running_out_of_descriptors_is_logged_and_counted_and_serving_resumes() -> None:
     # The server's process gets a tiny descriptor limit; the clients live here, in the test.
     script = textwrap.dedent(
@@ -161,15 +161,7 @@ def test_running_out_of_descriptors_is_logged_and_counted_and_serving_resumes() 
             client.close()
         clients.clear()
         # Accepting resumes (asyncio retries after a second) once descriptors are free again.
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "the server did not accept again"
-            time.sleep(0.2)
+        wait_http_ready(port, timeout=20, path="/healthz")
         assert failures() >= 1
     finally:
         for client in clients:

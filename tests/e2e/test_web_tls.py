@@ -25,9 +25,9 @@ from exporter.soda.ratelimit import reset_buckets
 from tests.binaries import require_binary
 from tests.support.builders import incident, make_org, sim_env
 from tests.support.http import free_port, samples
-from tests.support.monitoring_stack import Processes, PrometheusAPI, wait_for
+from tests.support.monitoring_stack import Processes, PrometheusAPI
 from tests.support.tls import Pki, bcrypt_hash, make_pki, tls_server_config, write_web_config
-from tests.support.waiting import wait_until
+from tests.support.waiting import wait_for, wait_until
 
 PASSWORD = "scrape-password-81c2"
 TOKEN = "e2e-webhook-token-5d0e27b4"
@@ -314,6 +314,7 @@ def served_certificate(port: int, pki: Pki) -> str:
     return ssl.DER_cert_to_PEM_cert(der)
 
 
+@pytest.mark.slow
 def test_rotated_certificate_and_password_apply_without_restart(
     simulator: SimulatorServer, start_exporter: Callable[..., Exporter], pki: Pki, tmp_path: Path
 ) -> None:

@@ -24,9 +24,8 @@ def dataset_names(text: str) -> dict[str, str]:
     return {dict(k)["dataset_id"]: dict(k)["dataset_name"] for k in series(text, "soda_dataset_info")}
 
 
-def test_dataset_info_is_served(simulator: SimulatorServer, start_exporter: StartExporter) -> None:
-    exporter = start_exporter(simulator)
-    assert exporter.state.wait_ready(20)
+def test_dataset_info_is_served(simulator: SimulatorServer, ready_exporter: Exporter) -> None:
+    exporter = ready_exporter
     names = dataset_names(scrape(exporter.port).text)
     assert names == {d.dataset_id: d.dataset_name for d in simulator.organization.datasets}
     (labels, value), *_ = series(scrape(exporter.port).text, "soda_dataset_info").items()
@@ -61,6 +60,7 @@ def test_dataset_failure_never_blocks_incidents_and_keeps_the_last_names(
     assert series(text, "soda_exporter_dataset_refresh_failures_total")[(("reason", "server_error"),)] == 1
 
 
+@pytest.mark.slow
 def test_two_organizations_are_labelled_and_one_failing_does_not_affect_the_other(
     start_simulator: StartSim, start_exporter: StartExporter, tmp_path: Path
 ) -> None:

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 import requests
 
 from exporter.app import Exporter
@@ -96,6 +97,7 @@ def test_incident_that_disappears_is_not_open(
     assert sum(series(scrape(exporter.port).text, "soda_incidents_open").values()) == 1
 
 
+@pytest.mark.slow
 def test_failed_cycle_keeps_the_last_snapshot_and_sets_up_to_zero(
     start_simulator: StartSim, start_exporter: StartExporter
 ) -> None:

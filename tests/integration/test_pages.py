@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable
 
 import requests
 
 from exporter.app import Exporter
-from exporter.simulator import SimulatorServer
 
-StartExporter = Callable[..., Exporter]
 OM = "application/openmetrics-text"
 
 
-def test_metrics_answer_the_preferred_format_with_vary(
-    simulator: SimulatorServer, start_exporter: StartExporter
-) -> None:
-    exporter = start_exporter(simulator)
-    assert exporter.state.wait_ready(20)
+def test_metrics_answer_the_preferred_format_with_vary(ready_exporter: Exporter) -> None:
+    exporter = ready_exporter
     url = f"http://127.0.0.1:{exporter.port}/metrics"
     text = requests.get(url, headers={"Accept": f"text/plain;version=0.0.4;q=1,{OM};q=0.1"}, timeout=10)
     assert text.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"

@@ -21,11 +21,8 @@ from tests.support.http import scrape
 StartExporter = Callable[..., Exporter]
 
 
-def test_scrape_is_its_parts_joined_and_gzip_stays_one_valid_stream(
-    simulator: SimulatorServer, start_exporter: StartExporter
-) -> None:
-    exporter = start_exporter(simulator)
-    assert exporter.state.wait_ready(20)
+def test_scrape_is_its_parts_joined_and_gzip_stays_one_valid_stream(ready_exporter: Exporter) -> None:
+    exporter = ready_exporter
     state = exporter.state
     for openmetrics in (False, True):
         parts = state.scrape_parts(openmetrics=openmetrics, gzipped=False)
@@ -50,11 +47,8 @@ def test_live_metrics_are_reused_briefly_and_refreshed_when_a_cycle_ends() -> No
     assert b"soda_exporter_polls_total 1.0" in state.scrape(openmetrics=False, gzipped=False)
 
 
-def test_recording_a_cycle_outcome_refreshes_the_live_metrics(
-    simulator: SimulatorServer, start_exporter: StartExporter
-) -> None:
-    exporter = start_exporter(simulator)
-    assert exporter.state.wait_ready(20)
+def test_recording_a_cycle_outcome_refreshes_the_live_metrics(ready_exporter: Exporter) -> None:
+    exporter = ready_exporter
     scrape(exporter.port)
     exporter.metrics.polls_skipped.inc(5)
     exporter.state.record_outcome("default", PollOutcome(True, time.time(), 0.1, "success"))

@@ -22,6 +22,7 @@ from exporter.web.limits import Limits
 from exporter.web.messages import text
 from exporter.web.server import WebServer
 from tests.support.builders import sim_env
+from tests.support.factories import stopping
 from tests.support.tls import bcrypt_hash, write_web_config
 
 GOOD = "Basic dXNlcjpwYXNz"
@@ -84,18 +85,15 @@ def server_context(ca: trustme.CA, *, client_certificates: bool = False) -> ssl.
 @pytest.fixture
 def serve() -> Iterator[Any]:
     """Factory: a WebServer with /hello behind ``door``; stopped at teardown."""
-    servers: list[WebServer] = []
+    with stopping(WebServer.stop) as keep:
 
-    def start(door: FakeDoor, limits: Limits | None = None) -> WebServer:
-        server = WebServer([("127.0.0.1", 0)], door=door, limits=limits)
-        server.add_route("/hello", frozenset({"GET"}), lambda request: text(200, "hello\n"))
-        server.start()
-        servers.append(server)
-        return server
+        def start(door: FakeDoor, limits: Limits | None = None) -> WebServer:
+            server = keep(WebServer([("127.0.0.1", 0)], door=door, limits=limits))
+            server.add_route("/hello", frozenset({"GET"}), lambda request: text(200, "hello\n"))
+            server.start()
+            return server
 
-    yield start
-    for server in servers:
-        server.stop()
+        yield start
 
 
 def test_tls_from_the_door_serves_https_and_asks_for_a_context_per_connection(

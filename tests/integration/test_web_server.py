@@ -13,6 +13,7 @@ import requests
 from exporter.web.limits import Limits
 from exporter.web.messages import Request, Response, text
 from exporter.web.server import WebServer
+from tests.support.factories import stopping
 
 GET = frozenset({"GET", "HEAD"})
 StartServer = Callable[..., WebServer]
@@ -21,20 +22,17 @@ StartServer = Callable[..., WebServer]
 @pytest.fixture
 def start_server() -> Iterator[StartServer]:
     """Factory: a WebServer on 127.0.0.1 with /hello, /echo (POST) and /big; stopped at teardown."""
-    started: list[WebServer] = []
+    with stopping(WebServer.stop) as keep:
 
-    def start(limits: Limits | None = None, big: bytes = b"", **kwargs: object) -> WebServer:
-        server = WebServer([("127.0.0.1", 0)], limits=limits, **kwargs)  # type: ignore[arg-type]
-        server.add_route("/hello", GET, lambda request: text(200, "hello\n"))
-        server.add_route("/echo", frozenset({"POST"}), lambda request: Response(200, request.body))
-        server.add_route("/big", GET, lambda request: Response(200, (b"<", big, b">")))
-        server.start()
-        started.append(server)
-        return server
+        def start(limits: Limits | None = None, big: bytes = b"", **kwargs: object) -> WebServer:
+            server = keep(WebServer([("127.0.0.1", 0)], limits=limits, **kwargs))  # type: ignore[arg-type]
+            server.add_route("/hello", GET, lambda request: text(200, "hello\n"))
+            server.add_route("/echo", frozenset({"POST"}), lambda request: Response(200, request.body))
+            server.add_route("/big", GET, lambda request: Response(200, (b"<", big, b">")))
+            server.start()
+            return server
 
-    yield start
-    for server in started:
-        server.stop()
+        yield start
 
 
 def raw(port: int, data: bytes, *, wait: float = 5.0) -> bytes:
@@ -143,6 +141,7 @@ def test_a_slow_request_body_is_cut_after_the_read_timeout(start_server: StartSe
         assert 0.5 < closed_within(sock, 10) < 8
 
 
+@pytest.mark.slow
 def test_a_client_that_stops_reading_its_response_is_dropped_after_the_write_timeout(
     start_server: StartServer,
 ) -> None:

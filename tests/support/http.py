@@ -17,13 +17,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_http_ready(port: int, timeout: float = 30.0) -> None:
-    """Wait until a local exporter process answers /readyz with 200."""
+def wait_http_ready(port: int, timeout: float = 30.0, path: str = "/readyz") -> None:
+    """Wait until a local server answers ``path`` with 200 (refused or timed-out requests are retried)."""
 
     def ready() -> bool:
         try:
-            return requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
-        except requests.ConnectionError:
+            return requests.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code == 200
+        except requests.RequestException:
             return False
 
     wait_until(ready, timeout=timeout)

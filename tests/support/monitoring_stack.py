@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import requests
 import yaml
 
-T = TypeVar("T")
+JOB = "soda-incidents-exporter"  # the scrape job of every test's prometheus.yml
 
 
 def exporter_command() -> list[str]:
@@ -64,6 +62,21 @@ def write_organizations(path: Path, orgs: Sequence[Org]) -> dict[str, str]:
     env = {org.id_env: org.key_id for org in orgs}
     env.update({org.secret_env: org.key_secret for org in orgs})
     return env
+
+
+def prometheus_config(
+    rule_files: Sequence[str], am_port: int, targets: Sequence[str], **global_settings: str
+) -> dict[str, Any]:
+    """A prometheus.yml that scrapes ``targets`` and evaluates ``rule_files`` every second, alerting to a
+    local Alertmanager on ``am_port``."""
+    return {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s", **global_settings},
+        "rule_files": list(rule_files),
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
+        "scrape_configs": [
+            {"job_name": "soda-incidents-exporter", "static_configs": [{"targets": list(targets)}]}
+        ],
+    }
 
 
 class Processes:
@@ -128,19 +141,6 @@ class Processes:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float, on_fail: Callable[[], str]) -> T:
-    """Call ``probe`` until it returns something truthy; fail with ``on_fail()`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(requests.RequestException, OSError, ValueError, KeyError):
-            result = probe()
-            if result:
-                return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{on_fail()}")
-        time.sleep(0.25)
 
 
 def http_ok(url: str) -> bool:

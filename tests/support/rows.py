@@ -44,6 +44,20 @@ def incident_row(
     return data
 
 
+def full_row(incident: str, day: str = LATEST, **overrides: Any) -> dict[str, Any]:
+    """A row whose every field differs from ``incident_row``'s defaults, to see each one carried through."""
+    fields: dict[str, Any] = {
+        "dataset": "ds-z",
+        "severity": "Critical",
+        "status": "Fixing",
+        "created": "2026-11-19T12:00:00+01:00",
+        "title": "Row count dropped",
+        "check_name": "row_count > 0",
+        "lead_email": "lead@example.com",
+    }
+    return incident_row(incident, day, **{**fields, **overrides})
+
+
 def resolved_row(
     incident: str, day: str = LATEST, *, resolved: Any = "2026-11-19T08:00:00Z", **kw: Any
 ) -> dict[str, Any]:

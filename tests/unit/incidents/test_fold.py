@@ -17,7 +17,7 @@ from exporter.incidents.fold import (
     unresolved_accumulator,
     unusable_rows,
 )
-from tests.support.rows import CREATED, LATEST, fold, incident_row, resolved_row
+from tests.support.rows import CREATED, LATEST, fold, full_row, incident_row, resolved_row
 
 # The reasons that leave a row partly counted (README, "Unusable fields"), as opposed to UNUSABLE_REASONS.
 PARTIAL_REASONS = ("missing_dataset_id", "bad_created_at", "bad_resolved_at", "bad_status")
@@ -57,6 +57,15 @@ def test_an_accumulator_judges_its_own_share_of_unusable_rows() -> None:
     # A missing dataset id is a label problem, not an unusable row.
     labels = fold(unresolved_accumulator(), [incident_row(f"x{n}", dataset=None) for n in range(3)])
     assert (labels.unusable_rows, labels.mostly_unusable()) == (0, False)
+
+
+@pytest.mark.parametrize(("good", "bad", "fails"), [(2, 2, False), (1, 2, True), (0, 1, True), (1, 0, False)])
+def test_the_unusable_threshold_is_more_than_half_of_the_rows(good: int, bad: int, fails: bool) -> None:
+    rows = [incident_row(f"ok{n}", "2026-11-30") for n in range(good)]
+    rows += [incident_row(f"bad{n}", "30/11/2026") for n in range(bad)]
+    acc = fold(unresolved_accumulator(), rows)
+    assert acc.unusable_rows == bad
+    assert acc.mostly_unusable() is fails
 
 
 def test_every_non_object_is_counted_and_the_rows_after_it_still_fold() -> None:
@@ -221,17 +230,7 @@ def test_the_unresolved_sink_keeps_every_field_of_the_newest_row() -> None:
             incident_row(
                 "a", "2026-11-19", title="old", check_name="old check", lead_email="old@example.com"
             ),
-            incident_row(
-                "a",
-                dataset="ds-z",
-                severity="Critical",
-                status="Fixing",
-                created="2026-11-01T00:00:00Z",
-                resolved="2026-11-02T00:00:00Z",
-                title="new",
-                check_name="new check",
-                lead_email="new@example.com",
-            ),
+            full_row("a", resolved="2026-11-02T00:00:00Z"),
             incident_row("b", dataset="ds-y", severity="minor", status="reported", created="2026-11-05"),
         ],
     )
@@ -240,11 +239,11 @@ def test_the_unresolved_sink_keeps_every_field_of_the_newest_row() -> None:
         "ds-z",
         "Critical",
         "Fixing",
-        "2026-11-01T00:00:00Z",
+        "2026-11-19T12:00:00+01:00",
         "2026-11-02T00:00:00Z",
-        "new",
-        "new check",
-        "new@example.com",
+        "Row count dropped",
+        "row_count > 0",
+        "lead@example.com",
     )
     assert acc.newest["b"] == IncidentRow(
         LATEST, "ds-y", "minor", "reported", "2026-11-05", None, "title b", "check b", "lead-b@example.com"

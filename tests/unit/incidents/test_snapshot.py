@@ -24,7 +24,17 @@ from exporter.incidents.snapshot import (
     normalize,
     zero_filled,
 )
-from tests.support.rows import CREATED, CREATED_TS, LATEST, NOW, fold, incident_row, resolved_row, snapshot_of
+from tests.support.rows import (
+    CREATED,
+    CREATED_TS,
+    LATEST,
+    NOW,
+    fold,
+    full_row,
+    incident_row,
+    resolved_row,
+    snapshot_of,
+)
 
 INF = float("inf")
 DAY = 86400.0
@@ -312,16 +322,7 @@ def test_the_incident_info_shows_every_field_of_the_newest_row() -> None:
     snap = snapshot_of(
         [
             incident_row("a", "2026-11-19", title="old"),
-            incident_row(
-                "a",
-                dataset="ds-z",
-                severity="Critical",
-                status="Fixing",
-                created="2026-11-19T12:00:00+01:00",
-                title="Row count dropped",
-                check_name="row_count > 0",
-                lead_email="lead@example.com",
-            ),
+            full_row("a"),
         ]
     )
     assert snap.incidents == (

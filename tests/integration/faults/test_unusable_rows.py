@@ -4,35 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
-
 from exporter.app import Exporter
-from exporter.incidents.fold import MAX_UNUSABLE_SHARE, unresolved_accumulator
-from exporter.incidents.timestamps import report_day
 from exporter.simulator import SimulatorServer
 from tests.support.faults import (
     assert_failed_cleanly,
     inject,
     open_counts,
-    polled_exporter,
-    ten_page_org,
 )
 from tests.support.http import series
 from tests.support.metrics import counter, gauge
 
 StartSim = Callable[..., SimulatorServer]
-
-
-@pytest.fixture
-def sim(start_simulator: StartSim) -> SimulatorServer:
-    """24 open incidents x 4 report dates = 96 unresolved rows, in ten pages of at most 10."""
-    return start_simulator(ten_page_org())
-
-
-@pytest.fixture
-def exporter(sim: SimulatorServer, start_exporter: Callable[..., Exporter]) -> Exporter:
-    """An exporter that has published one good snapshot; polling is driven by the tests."""
-    return polled_exporter(sim, start_exporter)
 
 
 def skipped(exp: Exporter, reason: str) -> float:
@@ -68,49 +50,6 @@ def test_more_than_half_the_rows_unusable_fails_the_cycle(sim: SimulatorServer, 
     inject(sim, kind="null_fields", fields=["incident_id"], rows=6, status="unresolved")
     assert_failed_cleanly(exporter, sim, "bad_response")
     assert skipped(exporter, "missing_incident_id") == 0  # a failed cycle publishes no counts
-
-
-def row(number: int, *, report_date: object = "2026-11-30") -> dict[str, object]:
-    """A minimal IncidentData row."""
-    return {
-        "incident_id": f"inc-{number}",
-        "report_date": report_date,
-        "dataset_id": "ds-0",
-        "severity": "major",
-        "status": "reported",
-        "created_at": "2026-11-01T00:00:00Z",
-    }
-
-
-@pytest.mark.parametrize(("good", "bad", "fails"), [(2, 2, False), (1, 2, True), (0, 1, True), (1, 0, False)])
-def test_the_threshold_is_more_than_half(good: int, bad: int, fails: bool) -> None:
-    rows = unresolved_accumulator()
-    rows.add_rows(
-        [row(n) for n in range(good)] + [row(100 + n, report_date="30/11/2026") for n in range(bad)]
-    )
-    assert rows.unusable_rows == bad
-    assert rows.mostly_unusable() is fails
-    assert MAX_UNUSABLE_SHARE == 0.5
-
-
-@pytest.mark.parametrize(
-    ("text", "day"),
-    [
-        ("2026-11-30", "2026-11-30"),
-        ("2026-11-30T00:00:00", "2026-11-30"),
-        ("2026-11-30T00:00:00Z", "2026-11-30"),
-        ("2026-11-30 00:00:00+02:00", "2026-11-30"),
-        ("2026-11-30T00:00:00.123456789Z", "2026-11-30"),
-        ("2026-11-30Tnonsense", None),
-        ("20261130", None),
-        ("2026-13-01", None),
-        ("", None),
-        (None, None),
-        (20261130, None),
-    ],
-)
-def test_report_day_reads_a_date_or_the_date_of_a_date_time(text: object, day: str | None) -> None:
-    assert report_day(text) == day
 
 
 def test_an_unparseable_created_at_keeps_every_incident_open(

@@ -19,26 +19,12 @@ from tests.support.faults import (
     failures,
     inject,
     open_counts,
-    polled_exporter,
-    ten_page_org,
 )
 from tests.support.http import scrape, series
 from tests.support.metrics import counter
 from tests.support.waiting import wait_until
 
 StartSim = Callable[..., SimulatorServer]
-
-
-@pytest.fixture
-def sim(start_simulator: StartSim) -> SimulatorServer:
-    """A simulator with enough rows for ten pages per query."""
-    return start_simulator(ten_page_org())
-
-
-@pytest.fixture
-def exporter(sim: SimulatorServer, start_exporter: Callable[..., Exporter]) -> Exporter:
-    """An exporter that has published one good snapshot; polling is driven by the tests."""
-    return polled_exporter(sim, start_exporter)
 
 
 def requests_to(sim: SimulatorServer, page: int, status: str = "unresolved") -> list[int]:
@@ -63,7 +49,7 @@ def requests_to(sim: SimulatorServer, page: int, status: str = "unresolved") -> 
         ({"kind": "http_status", "code": 401}, "auth"),
         ({"kind": "http_status", "code": 403, "page": 4}, "auth"),
         ({"kind": "http_status", "code": 400, "page": 2}, "client_error"),
-        ({"kind": "delay", "seconds": 1.5, "page": 2}, "timeout"),
+        pytest.param({"kind": "delay", "seconds": 1.5, "page": 2}, "timeout", marks=pytest.mark.slow),
         ({"kind": "reset_mid_body", "page": 2}, "connection"),
         ({"kind": "truncated_json", "page": 5}, "bad_response"),
         ({"kind": "malformed_json", "page": 1}, "bad_response"),

@@ -12,23 +12,9 @@ from exporter.simulator import SimulatorServer
 from exporter.simulator.reporting_api import NO_CONTENT_DETAIL
 from exporter.soda.reporting import Page
 from tests.support.builders import incident, make_org
-from tests.support.faults import INCIDENTS, PAGE_ARGS, assert_failed_cleanly, failures, inject, open_counts
+from tests.support.faults import INCIDENTS, assert_failed_cleanly, failures, inject, open_counts
 
 StartSim = Callable[..., SimulatorServer]
-
-
-@pytest.fixture
-def sim(start_simulator: StartSim) -> SimulatorServer:
-    """24 open incidents x 4 report dates = 96 unresolved rows (ten pages of the 10 the exporter asks)."""
-    return start_simulator(make_org([incident(n) for n in range(1, 25)]))
-
-
-@pytest.fixture
-def exporter(sim: SimulatorServer, start_exporter: Callable[..., Exporter]) -> Exporter:
-    """An exporter asking for pages of 10 that has published one good snapshot."""
-    exp = start_exporter(sim, *PAGE_ARGS, run=False)
-    assert exp.pollers[0].run_cycle()
-    return exp
 
 
 def unresolved_pages(sim: SimulatorServer) -> list[tuple[int, int]]:
