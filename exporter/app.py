@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
-from typing import Any
 
 import structlog
 
@@ -26,14 +25,6 @@ from exporter.web.pages import ExporterPages
 from exporter.web.server import WebServer
 
 log = structlog.get_logger("exporter")
-
-
-def _secrets_of(credentials: CredentialSource) -> Any:
-    def current() -> list[str | None]:
-        creds = credentials.get()
-        return [creds.key_id, creds.key_secret]
-
-    return current
 
 
 def build_front_door(config: Config, metrics: ExporterMetrics) -> FrontDoor:
@@ -113,7 +104,7 @@ class Exporter:
         values: tuple[str, ...] = (org.name or "",) if self.config.labelled else ()
         labels = (("organization", org.name or ""),) if self.config.labelled else ()
         self.metrics.init_organization(values)
-        add_secret_source(_secrets_of(org.credentials))
+        add_secret_source(org.credentials.secrets)
         counter = self.metrics.api_requests
 
         def count_request(endpoint: str, code: str) -> None:

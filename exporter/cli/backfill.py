@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timezone
+from typing import Any
 
 from exporter.backfill.counts import DAY_SECONDS, check_label_name
 from exporter.backfill.run import PROG, BackfillOptions, Labels, run
-from exporter.cli.demo import DEMO_KEY_ID, DEMO_KEY_SECRET
-from exporter.config.arguments import OneLineParser, add_flags, resolve_flags
+from exporter.config.arguments import OneLineParser, add_flags, parse_flags
 from exporter.config.durations import parse_duration
 from exporter.config.flags import FLAGS, Flag
 from exporter.config.organizations import REGIONS, OrganizationsFileError, load_organizations
@@ -89,8 +89,8 @@ def _labels(items: Sequence[str], organization: str | None) -> tuple[tuple[str, 
     return tuple(labels)
 
 
-def parse_options(namespace: argparse.Namespace, environ: Mapping[str, str], today: date) -> BackfillOptions:
-    """Validate dates, step, labels and the shared flags; raise ConfigError naming the flag."""
+def parse_options(namespace: argparse.Namespace, values: dict[str, Any], today: date) -> BackfillOptions:
+    """Validate dates, step and labels beside the resolved shared flags; raise ConfigError naming the flag."""
     first, last = _day("--from", namespace.first), _day("--to", namespace.last)
     if first > last:
         raise ConfigError(f"--from: {first} is after --to {last}")
@@ -102,7 +102,6 @@ def parse_options(namespace: argparse.Namespace, environ: Mapping[str, str], tod
         raise ConfigError(f"--step: {namespace.step!r} {exc}") from None
     if not 1 <= step <= DAY_SECONDS:
         raise ConfigError(f"--step: {namespace.step!r} must be between 1s and 1d")
-    values = resolve_flags(namespace, environ, BACKFILL_FLAGS)
     if values["config_file"] and values["soda_organization"]:
         raise ConfigError("--soda.organization: not with --config.file, whose organisations have their names")
     return BackfillOptions(
@@ -134,11 +133,6 @@ def _sources(
     ]
 
 
-def _secrets_of(credentials: CredentialSource) -> Callable[[], list[str | None]]:
-    """The current key id and secret of ``credentials``, for the log redaction."""
-    return lambda: [credentials.get().key_id, credentials.get().key_secret]
-
-
 def _client(options: BackfillOptions, url: str, credentials: CredentialSource) -> ReportingClient:
     values = options.values
     return ReportingClient(
@@ -159,16 +153,16 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     # line (debug included) to stdout, into the OpenMetrics of ``-o -``.
     configure_logging("warning", "console", stream=sys.stderr)
     parser = build_parser()
-    namespace = parser.parse_args(list(argv))
+    namespace, values = parse_flags(parser, argv, env, BACKFILL_FLAGS)
     try:
-        options = parse_options(namespace, env, datetime.now(timezone.utc).date())
+        options = parse_options(namespace, values, datetime.now(timezone.utc).date())
         if options.demo:
             return _run_demo(options)
         sources = _sources(options, env)
     except ConfigError as exc:
         parser.error(str(exc))
     for _, _, credentials in sources:
-        add_secret_source(_secrets_of(credentials))
+        add_secret_source(credentials.secrets)
     clients = [(labels, _client(options, url, credentials)) for labels, url, credentials in sources]
     try:
         return run(options, clients, sys.stderr)
@@ -178,12 +172,11 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
 
 
 def _run_demo(options: BackfillOptions) -> int:
+    from exporter.cli.demo import demo_credentials
     from exporter.simulator import SimulatorServer, generate_organization
 
-    demo_credentials = CredentialSource(key_id=DEMO_KEY_ID, key_secret=DEMO_KEY_SECRET)
-    organization = generate_organization()
-    with SimulatorServer(organization, api_key_id=DEMO_KEY_ID, api_key_secret=DEMO_KEY_SECRET) as simulator:
-        client = _client(options, simulator.reporting_url, demo_credentials)
+    with SimulatorServer(generate_organization()) as simulator:  # it accepts the demo key pair
+        client = _client(options, simulator.reporting_url, demo_credentials())
         try:
             return run(options, [(options.labels, client)], sys.stderr)
         finally:

@@ -13,11 +13,9 @@ from typing import NoReturn
 
 import structlog
 
-from exporter.cli.demo import DEMO_KEY_ID, DEMO_KEY_SECRET
 from exporter.config.arguments import parse_args
 from exporter.logs import configure_logging
 from exporter.memory import return_large_buffers_to_os
-from exporter.soda.credentials import CredentialSource
 
 log = structlog.get_logger("exporter")
 
@@ -76,14 +74,12 @@ def run_exporter(argv: list[str]) -> int:
 
     simulator = None
     if config.demo:
+        from exporter.cli.demo import demo_credentials
         from exporter.simulator import SimulatorServer, generate_organization
 
-        simulator = SimulatorServer(
-            generate_organization(), api_key_id=DEMO_KEY_ID, api_key_secret=DEMO_KEY_SECRET
-        )
+        simulator = SimulatorServer(generate_organization())  # it accepts the demo key pair
         simulator.start()
-        demo_credentials = CredentialSource(key_id=DEMO_KEY_ID, key_secret=DEMO_KEY_SECRET)
-        config = with_demo_endpoints(config, simulator.reporting_url, simulator.cloud_url, demo_credentials)
+        config = with_demo_endpoints(config, simulator.reporting_url, simulator.cloud_url, demo_credentials())
         log.info("demo mode: polling the embedded Soda Cloud simulator", simulator=simulator.base_url)
     try:
         exporter = Exporter(config)

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-from exporter.config.arguments import OneLineParser, add_flags, resolve_flags
+from exporter.config.arguments import OneLineParser, add_flags, join_negative_values, resolve_flags
 from exporter.config.flags import FLAGS
 from exporter.config.organizations import REGIONS
 from exporter.config.settings import ConfigError, credentials_from
@@ -75,7 +75,7 @@ def main(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
     """Run ``incident ...``; 0 on success, 1 when Soda refuses or fails, 2 on a usage error."""
     env = os.environ if environ is None else environ
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_negative_values(argv, SHARED_FLAGS))
     command = f"{PROG} {args.command}"
     try:
         update = IncidentUpdate(
@@ -97,7 +97,7 @@ def main(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
     except ConfigError as exc:
         parser.exit(2, f"{command}: error: {exc}\n")
     configure_logging(str(values["log_level"]), "console")
-    add_secret_source(lambda: [credentials.get().key_id, credentials.get().key_secret])
+    add_secret_source(credentials.secrets)
     cloud_url = str(values["soda_cloud_url"] or REGIONS[str(values["soda_region"])][1])
     client = CloudClient(
         cloud_url,

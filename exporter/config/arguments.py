@@ -61,19 +61,27 @@ def _help_text(flag: Flag) -> str:
     return f"{flag.help}{choices}{shown} [${flag.env_name}]".replace("%", "%%")
 
 
-def add_flags(parser: argparse.ArgumentParser, flags: Iterable[Flag], *, grouped: bool = False) -> None:
+def add_flags(
+    parser: argparse.ArgumentParser,
+    flags: Iterable[Flag],
+    *,
+    grouped: bool = False,
+    descriptions: Mapping[str, str] | None = None,
+) -> None:
     """Add ``flags`` to ``parser``; values stay None there so env vars and defaults apply later.
 
     With ``grouped``, flags go into one help section per group (see ``flag_group``), in the order of
-    GROUP_DESCRIPTIONS and then of first appearance.
+    ``descriptions`` (GROUP_DESCRIPTIONS unless given: a subcommand words its groups its own way)
+    and then of first appearance.
     """
     flags = list(flags)
+    described = GROUP_DESCRIPTIONS if descriptions is None else descriptions
     targets: dict[str | None, Any] = {None: parser}
     if grouped:
-        names = [g for g in GROUP_DESCRIPTIONS if any(flag_group(f) == g for f in flags)]
+        names = [g for g in described if any(flag_group(f) == g for f in flags)]
         names += [g for g in dict.fromkeys(flag_group(f) for f in flags) if g and g not in names]
         for name in names:
-            targets[name] = parser.add_argument_group(f"{name} flags", GROUP_DESCRIPTIONS.get(name))
+            targets[name] = parser.add_argument_group(f"{name} flags", described.get(name))
     for flag in flags:
         target = targets.get(flag_group(flag), parser) if grouped else parser
         help_text = _help_text(flag)
@@ -184,6 +192,20 @@ def _parse_each(flag: Flag, raw: str | list[str], source: str) -> tuple[Any, ...
     return tuple(parsed)
 
 
+def parse_flags(
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str],
+    environ: Mapping[str, str],
+    flags: Sequence[Flag],
+) -> tuple[argparse.Namespace, dict[str, Any]]:
+    """Parse ``argv`` and resolve ``flags`` (flag > variable > default), or exit 2 with one line."""
+    namespace = parser.parse_args(join_negative_values(argv, flags))
+    try:
+        return namespace, resolve_flags(namespace, environ, flags)
+    except ConfigError as exc:
+        fail(parser, str(exc))
+
+
 def fail(parser: argparse.ArgumentParser, message: str) -> NoReturn:
     """Report invalid configuration as one line and exit 2, before anything starts."""
     parser.error(message)
@@ -192,9 +214,9 @@ def fail(parser: argparse.ArgumentParser, message: str) -> NoReturn:
 def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Parse flags and environment into the exporter's Config, or exit 2 with one line."""
     parser = build_parser()
-    namespace = parser.parse_args(join_negative_values(sys.argv[1:] if argv is None else argv, FLAGS))
     env = os.environ if environ is None else environ
+    namespace, values = parse_flags(parser, sys.argv[1:] if argv is None else argv, env, FLAGS)
     try:
-        return make_config(namespace, resolve_flags(namespace, env), env)
+        return make_config(namespace, values, env)
     except ConfigError as exc:
         fail(parser, str(exc))

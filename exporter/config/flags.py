@@ -56,14 +56,16 @@ def _positive_duration(text: str) -> float:
     return seconds
 
 
-def _page_size(text: str) -> int:
+def page_size(text: str) -> int:
+    """A Reporting API page size: 1 to 1000 rows."""
     value = int(text)
     if not 1 <= value <= 1000:
         raise ValueError("must be between 1 and 1000 (the Reporting API's limit)")
     return value
 
 
-def _non_negative_int(text: str) -> int:
+def non_negative_int(text: str) -> int:
+    """A whole number, 0 or more."""
     value = int(text)
     if value < 0:
         raise ValueError("must be 0 or more")
@@ -185,9 +187,7 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--soda.api-key-id-file", None, "File holding the API key id (else $SODA_API_KEY_ID)."),
     Flag("--soda.api-key-secret-file", None, "File holding the API key secret (else $SODA_API_KEY_SECRET)."),
     Flag("--soda.request-timeout", "30s", "Read timeout of one HTTP request.", _positive_duration),
-    Flag(
-        "--soda.retries", "3", "Retries of one request on 429, 5xx, timeouts and resets.", _non_negative_int
-    ),
+    Flag("--soda.retries", "3", "Retries of one request on 429, 5xx, timeouts and resets.", non_negative_int),
     Flag("--soda.max-retry-after", "30s", "Longest Retry-After wait honoured.", parse_duration),
     Flag("--poll.interval", "5m", "Time between poll cycles.", _positive_duration),
     Flag("--poll.lookback", "3d", "Report-date window of the open-incident query.", _positive_duration),
@@ -198,7 +198,7 @@ FLAGS: tuple[Flag, ...] = (
         "Pull incidents at least this often, even if Soda's ETL did not run (0: every cycle).",
         parse_duration,
     ),
-    Flag("--poll.page-size", "1000", "Rows per Reporting API page (1-1000).", _page_size),
+    Flag("--poll.page-size", "1000", "Rows per Reporting API page (1-1000).", page_size),
     Flag(
         "--poll.concurrency", "4", "Pages fetched in parallel after the first (1 = sequential).", _concurrency
     ),
@@ -220,7 +220,7 @@ FLAGS: tuple[Flag, ...] = (
         "--incident-info.limit",
         "500",
         f"Cap on {catalogue.INCIDENT_INFO.name} series (0 turns it off).",
-        _non_negative_int,
+        non_negative_int,
     ),
     Flag(
         "--metrics.age-buckets",

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hmac
-import os
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.config.actions import BUILTIN_ACTIONS, load_actions
+from exporter.secretfile import SecretFile, SecretFileError
 from exporter.soda.cloud import IncidentUpdate
 from exporter.web.basic_auth import parse_basic
 
@@ -18,51 +17,28 @@ TOKEN_ENV = "SODA_EXPORTER_WEBHOOK_TOKEN"
 MIN_TOKEN_LENGTH = 16
 
 
+def _check_length(token: str) -> None:
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise SecretFileError(f"the webhook token must be at least {MIN_TOKEN_LENGTH} characters long")
+
+
 class WebhookToken:
     """The bearer token; a file-backed token is re-read when the file changes (secret rotation)."""
 
     def __init__(self, value: str | None = None, path: str | None = None) -> None:
-        self._value = value
-        self._path = path
-        self._lock = threading.Lock()
-        self._stamp: object = None
-        if path:
-            self._value = self._read(path)
-            self._stamp = self._file_stamp(path)
+        self._value = value or ""
+        self._file = SecretFile(path, "webhook token", _check_length) if path else None
+        if self._file is not None:
+            self._value = self._file.current()  # SecretFileError is a ValueError: the flag parser reports it
         if not self._value:
             raise ValueError(f"the webhook token is empty: set ${TOKEN_ENV} or --webhook.token-file")
-        if len(self._value) < MIN_TOKEN_LENGTH:
-            raise ValueError(f"the webhook token must be at least {MIN_TOKEN_LENGTH} characters long")
-
-    @staticmethod
-    def _file_stamp(path: str) -> object:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-    @staticmethod
-    def _read(path: str) -> str:
-        try:
-            with open(path, encoding="utf-8") as handle:
-                return handle.read().strip()
-        except OSError as exc:
-            raise ValueError(f"cannot read webhook token file {path}: {exc.strerror or exc}") from None
+        _check_length(self._value)
 
     def get(self) -> str:
         """The current token; a rotated file that cannot be read (yet) keeps the previous token."""
-        with self._lock:
-            if self._path:
-                stamp = self._file_stamp(self._path)
-                if stamp is not None and stamp != self._stamp:
-                    try:
-                        fresh = self._read(self._path)
-                    except ValueError:
-                        fresh = ""
-                    if len(fresh) >= MIN_TOKEN_LENGTH:
-                        self._value, self._stamp = fresh, stamp
-            return self._value or ""
+        if self._file is None:
+            return self._value
+        return self._file.last_good() or self._value
 
     def matches(self, authorization: str | None) -> bool:
         """True when ``Authorization`` carries this token (constant-time compare).

@@ -6,7 +6,7 @@ Both take every family's name, type, HELP and labels from the catalogue, so they
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
@@ -16,7 +16,7 @@ from prometheus_client.utils import floatToGoString
 from exporter.exposition import catalogue
 from exporter.exposition.catalogue import MetricSpec
 from exporter.exposition.writer import Families, Family
-from exporter.incidents.fold import DatasetInfo
+from exporter.incidents.datasets import DatasetInfo
 from exporter.incidents.snapshot import BucketCounts, OpenIncident, Snapshot, midnight_utc
 
 OM_EOF = b"# EOF\n"
@@ -36,16 +36,16 @@ def _family_labels(spec: MetricSpec, const: Sequence[str]) -> list[str]:
     return list(const) if spec.type == "info" else spec.label_names(const)
 
 
-def _gauge(spec: MetricSpec, const: Sequence[str]) -> GaugeMetricFamily:
-    return GaugeMetricFamily(spec.name, spec.served_help, labels=_family_labels(spec, const))
+ReferenceFamily = GaugeMetricFamily | GaugeHistogramMetricFamily | InfoMetricFamily
+_REFERENCE_TYPES: dict[str, type[ReferenceFamily]] = {
+    "gauge": GaugeMetricFamily,
+    "gaugehistogram": GaugeHistogramMetricFamily,
+    "info": InfoMetricFamily,
+}
 
 
-def _gauge_histogram(spec: MetricSpec, const: Sequence[str]) -> GaugeHistogramMetricFamily:
-    return GaugeHistogramMetricFamily(spec.name, spec.served_help, labels=_family_labels(spec, const))
-
-
-def _info(spec: MetricSpec, const: Sequence[str]) -> InfoMetricFamily:
-    return InfoMetricFamily(spec.base, spec.served_help, labels=_family_labels(spec, const))
+def _reference_family(spec: MetricSpec, const: Sequence[str]) -> ReferenceFamily:
+    return _REFERENCE_TYPES[spec.type](spec.base, spec.served_help, labels=_family_labels(spec, const))
 
 
 def _buckets(hist: BucketCounts) -> list[tuple[str, float]]:
@@ -70,6 +70,66 @@ def _incident_labels(inc: OpenIncident) -> dict[str, str]:
     return dict(zip(catalogue.INCIDENT_INFO.labels, values, strict=True))
 
 
+# The snapshot families in the order they are served; the dataset info family follows them, and only
+# when dataset names are known.
+SNAPSHOT_FAMILIES: tuple[MetricSpec, ...] = (
+    catalogue.OPEN,
+    catalogue.OPEN_AGE,
+    catalogue.RESOLVED,
+    catalogue.RESOLUTION_DURATION,
+    catalogue.INCIDENT_INFO,
+    catalogue.INCIDENT_CREATED,
+    catalogue.INFO_TRUNCATED,
+    catalogue.REPORT_DATE,
+    catalogue.LAST_ETL_REFRESH,
+)
+ALL_FAMILIES = (*SNAPSHOT_FAMILIES, catalogue.DATASET_INFO)
+
+
+def _add_samples(items: Sequence[LabelledSnapshot], add: Mapping[MetricSpec, Callable[..., object]]) -> None:
+    """Hand every sample of the snapshots, in serving order, to its family's adder.
+
+    The one walk over the snapshots: prometheus_client's families and the direct writer's differ
+    only in the adders (a gauge's, a gauge histogram's or an info family's ``add``).
+    """
+    add_dataset, add_open, add_resolved = (
+        add[catalogue.DATASET_INFO],
+        add[catalogue.OPEN],
+        add[catalogue.RESOLVED],
+    )
+    add_age, add_duration = add[catalogue.OPEN_AGE], add[catalogue.RESOLUTION_DURATION]
+    add_info, add_created = add[catalogue.INCIDENT_INFO], add[catalogue.INCIDENT_CREATED]
+    add_truncated, add_report = add[catalogue.INFO_TRUNCATED], add[catalogue.REPORT_DATE]
+    add_etl = add[catalogue.LAST_ETL_REFRESH]
+    for item in items:
+        c = [value for _, value in item.labels]
+        for ds in item.datasets:
+            add_dataset(c, _dataset_labels(ds))
+        snap = item.snapshot
+        for (dataset, severity, status), count in sorted(snap.open_counts.items()):
+            add_open([*c, dataset, severity, status], count)
+        for (dataset, severity), count in sorted(snap.resolved_counts.items()):
+            add_resolved([*c, dataset, severity], count)
+        for severity, hist in sorted(snap.open_age.items()):
+            add_age([*c, severity], _buckets(hist), hist.sum)
+        for severity, hist in sorted(snap.resolution_duration.items()):
+            add_duration([*c, severity], _buckets(hist), hist.sum)
+        for inc in snap.incidents:
+            add_info(c, _incident_labels(inc))
+            if inc.created_at is not None:
+                add_created([*c, inc.incident_id], inc.created_at)
+        add_truncated(c, snap.info_truncated)
+        if snap.latest_report_date is not None:
+            add_report(c, midnight_utc(snap.latest_report_date))
+        if snap.last_etl_refresh is not None:
+            add_etl(c, snap.last_etl_refresh.timestamp())
+
+
+def _served(items: Sequence[LabelledSnapshot]) -> tuple[MetricSpec, ...]:
+    """The families served for ``items``, in order."""
+    return ALL_FAMILIES if any(item.datasets for item in items) else SNAPSHOT_FAMILIES
+
+
 class SnapshotCollector(Collector):
     """Yields incident metric families from whatever snapshots ``source`` returns at collect time.
 
@@ -86,41 +146,9 @@ class SnapshotCollector(Collector):
         if not items:
             return
         const = [name for name, _ in items[0].labels]
-        open_f = _gauge(catalogue.OPEN, const)
-        resolved_f = _gauge(catalogue.RESOLVED, const)
-        age_f = _gauge_histogram(catalogue.OPEN_AGE, const)
-        duration_f = _gauge_histogram(catalogue.RESOLUTION_DURATION, const)
-        info_f = _info(catalogue.INCIDENT_INFO, const)
-        created_f = _gauge(catalogue.INCIDENT_CREATED, const)
-        truncated_f = _gauge(catalogue.INFO_TRUNCATED, const)
-        report_f = _gauge(catalogue.REPORT_DATE, const)
-        etl_f = _gauge(catalogue.LAST_ETL_REFRESH, const)
-        dataset_f = _info(catalogue.DATASET_INFO, const)
-        for item in items:
-            c = [value for _, value in item.labels]
-            for ds in item.datasets:
-                dataset_f.add_metric(c, _dataset_labels(ds))
-            snap = item.snapshot
-            for (dataset, severity, status), count in sorted(snap.open_counts.items()):
-                open_f.add_metric([*c, dataset, severity, status], count)
-            for (dataset, severity), count in sorted(snap.resolved_counts.items()):
-                resolved_f.add_metric([*c, dataset, severity], count)
-            for severity, hist in sorted(snap.open_age.items()):
-                age_f.add_metric([*c, severity], _buckets(hist), hist.sum)
-            for severity, hist in sorted(snap.resolution_duration.items()):
-                duration_f.add_metric([*c, severity], _buckets(hist), hist.sum)
-            for inc in snap.incidents:
-                info_f.add_metric(c, _incident_labels(inc))
-                if inc.created_at is not None:
-                    created_f.add_metric([*c, inc.incident_id], inc.created_at)
-            truncated_f.add_metric(c, snap.info_truncated)
-            if snap.latest_report_date is not None:
-                report_f.add_metric(c, midnight_utc(snap.latest_report_date))
-            if snap.last_etl_refresh is not None:
-                etl_f.add_metric(c, snap.last_etl_refresh.timestamp())
-        yield from (open_f, age_f, resolved_f, duration_f, info_f, created_f, truncated_f, report_f, etl_f)
-        if any(item.datasets for item in items):
-            yield dataset_f
+        families = {spec: _reference_family(spec, const) for spec in ALL_FAMILIES}
+        _add_samples(items, {spec: family.add_metric for spec, family in families.items()})
+        yield from (families[spec] for spec in _served(items))
 
 
 class Exposition:
@@ -180,43 +208,16 @@ def _new(families: Families, spec: MetricSpec, const: Sequence[str]) -> Family:
     return families.new(spec.base, spec.type, spec.served_help, _family_labels(spec, const))
 
 
+def _adder(spec: MetricSpec, family: Family) -> Callable[..., object]:
+    if spec.type == "gaugehistogram":
+        return family.add_histogram
+    return family.add_info if spec.type == "info" else family.add
+
+
 def _add_families(families: Families, items: Sequence[LabelledSnapshot]) -> None:
     """The families of SnapshotCollector.collect, in its order, with the same samples in the same order."""
     const = [name for name, _ in items[0].labels]
-    open_f = _new(families, catalogue.OPEN, const)
-    resolved_f = _new(families, catalogue.RESOLVED, const)
-    age_f = _new(families, catalogue.OPEN_AGE, const)
-    duration_f = _new(families, catalogue.RESOLUTION_DURATION, const)
-    info_f = _new(families, catalogue.INCIDENT_INFO, const)
-    created_f = _new(families, catalogue.INCIDENT_CREATED, const)
-    truncated_f = _new(families, catalogue.INFO_TRUNCATED, const)
-    report_f = _new(families, catalogue.REPORT_DATE, const)
-    etl_f = _new(families, catalogue.LAST_ETL_REFRESH, const)
-    dataset_f = _new(families, catalogue.DATASET_INFO, const)
-    for item in items:
-        c = [value for _, value in item.labels]
-        for ds in item.datasets:
-            dataset_f.add_info(c, _dataset_labels(ds))
-        snap = item.snapshot
-        add_open, add_resolved = open_f.add, resolved_f.add
-        for (dataset, severity, status), count in sorted(snap.open_counts.items()):
-            add_open([*c, dataset, severity, status], count)
-        for (dataset, severity), count in sorted(snap.resolved_counts.items()):
-            add_resolved([*c, dataset, severity], count)
-        for severity, hist in sorted(snap.open_age.items()):
-            age_f.add_histogram([*c, severity], _buckets(hist), hist.sum)
-        for severity, hist in sorted(snap.resolution_duration.items()):
-            duration_f.add_histogram([*c, severity], _buckets(hist), hist.sum)
-        for inc in snap.incidents:
-            info_f.add_info(c, _incident_labels(inc))
-            if inc.created_at is not None:
-                created_f.add([*c, inc.incident_id], inc.created_at)
-        truncated_f.add(c, snap.info_truncated)
-        if snap.latest_report_date is not None:
-            report_f.add(c, midnight_utc(snap.latest_report_date))
-        if snap.last_etl_refresh is not None:
-            etl_f.add(c, snap.last_etl_refresh.timestamp())
-    for family in (open_f, age_f, resolved_f, duration_f, info_f, created_f, truncated_f, report_f, etl_f):
-        families.emit(family)
-    if any(item.datasets for item in items):
-        families.emit(dataset_f)
+    made = {spec: _new(families, spec, const) for spec in ALL_FAMILIES}
+    _add_samples(items, {spec: _adder(spec, family) for spec, family in made.items()})
+    for spec in _served(items):
+        families.emit(made[spec])

@@ -20,7 +20,7 @@ from exporter.exposition.collector import (
     render_snapshots,
 )
 from exporter.exposition.metrics import ExporterMetrics
-from exporter.incidents.fold import DatasetInfo
+from exporter.incidents.datasets import DatasetInfo
 from exporter.incidents.snapshot import Snapshot
 
 # Scrapes reuse the live metrics' rendering for this long (each cycle's end refreshes it at once):

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from exporter.incidents.teams import TeamSource, team_of
 from exporter.incidents.timestamps import report_day
 
 # Where a row without a usable dataset_id is counted (like severity and status, which become "unknown").
@@ -281,50 +279,3 @@ def unresolved_accumulator() -> RowAccumulator:
 def resolved_accumulator() -> RowAccumulator:
     """A sink for the ``status=resolved`` query: keeps only what resolution metrics need."""
     return RowAccumulator(keep_details=False)
-
-
-@dataclass(frozen=True, slots=True)
-class DatasetInfo:
-    """What soda_dataset_info shows of one dataset."""
-
-    dataset_id: str
-    dataset_name: str
-    dataset_label: str
-    datasource_name: str
-    owner_email: str
-    team: str = ""
-
-
-class DatasetAccumulator:
-    """A sink for ``/coverage/datasets`` pages: one DatasetInfo per dataset id."""
-
-    def __init__(self, team_from: Sequence[TeamSource] = ()) -> None:
-        self.datasets: dict[str, DatasetInfo] = {}
-        self.skipped = 0
-        self._team_from = tuple(team_from)
-
-    @property
-    def distinct_rows(self) -> int:
-        """Distinct datasets seen, plus rows skipped for having no id."""
-        return len(self.datasets) + self.skipped
-
-    def add_rows(self, rows: list[Any]) -> None:
-        """Fold one page of DatasetsData rows."""
-        for row in rows:
-            dataset_id = row.get("dataset_id") if isinstance(row, dict) else None
-            if not dataset_id or not isinstance(dataset_id, str):
-                self.skipped += 1
-                continue
-
-            def text(key: str, row: dict[str, Any] = row) -> str:
-                value = row.get(key)
-                return "" if value is None else str(value)
-
-            self.datasets[dataset_id] = DatasetInfo(
-                dataset_id,
-                text("dataset_name"),
-                text("dataset_label"),
-                text("datasource_name"),
-                text("owner_email"),
-                team_of(row, self._team_from),
-            )

@@ -7,9 +7,8 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from exporter.incidents.fold import DatasetAccumulator, DatasetInfo
+from exporter.incidents.datasets import DatasetAccumulator, DatasetInfo
 from exporter.incidents.teams import TeamSource
-from exporter.soda.credentials import CredentialsError
 from exporter.soda.errors import SodaError
 from exporter.soda.reporting import ReportingClient
 
@@ -55,11 +54,8 @@ class DatasetRefresher:
         deadline = self._monotonic() + self.timeout_seconds
         try:
             sink = self.client.fetch_datasets(lambda: DatasetAccumulator(self._team_from), deadline=deadline)
-        except SodaError as exc:
+        except SodaError as exc:  # CredentialsError too: its reason is "credentials"
             self._fail(exc.reason, str(exc))
-            return False
-        except CredentialsError as exc:
-            self._fail("credentials", str(exc))
             return False
         self._fetched_at = self._monotonic()
         fresh = tuple(sorted(sink.datasets.values(), key=lambda d: d.dataset_id))

@@ -25,7 +25,6 @@ from exporter.memory import gc_paused
 from exporter.poll.datasets import DatasetRefresher
 from exporter.poll.settings import PollSettings
 from exporter.poll.windows import end_of_day, latest_report_day
-from exporter.soda.credentials import CredentialsError
 from exporter.soda.errors import SodaBadResponseError, SodaError, SodaTimeoutError
 from exporter.soda.reporting import FetchStats, ReportingClient
 
@@ -187,10 +186,8 @@ class Poller:
                 data, pull_reason = _run_bounded(
                     lambda: self._fetch(stats), self.settings.timeout_seconds + BACKSTOP_GRACE_SECONDS
                 )
-            except SodaError as exc:
+            except SodaError as exc:  # CredentialsError too: its reason is "credentials"
                 raise CycleFailed(exc.reason, str(exc)) from None
-            except CredentialsError as exc:
-                raise CycleFailed("credentials", str(exc)) from None
             snapshot = build_snapshot(data, self._clock(), self.settings.snapshot)
             self.state.publish(self.organization, self.labels, snapshot, self.datasets.datasets)
         except CycleFailed as failure:

@@ -1,7 +1,6 @@
 """An embedded Soda Cloud simulator: a real HTTP server speaking the published Soda Cloud APIs."""
 
 from exporter.incidents.domain import SEVERITIES, STATUSES
-from exporter.simulator.cli import add_simulator_arguments, main, run_simulator
 from exporter.simulator.cloud_api import UpdateRecord
 from exporter.simulator.faults import FAULT_KINDS, FaultPlan, FaultRule
 from exporter.simulator.generator import generate_organization
@@ -23,8 +22,5 @@ __all__ = [
     "SimulatorServer",
     "StateChange",
     "UpdateRecord",
-    "add_simulator_arguments",
     "generate_organization",
-    "main",
-    "run_simulator",
 ]

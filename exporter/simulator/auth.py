@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from exporter.simulator.replies import Headers
 from exporter.web.basic_auth import parse_basic
 
+# The key pair a simulator accepts unless it is given another: it guards nothing but a demo.
+DEMO_KEY_ID = "demo-key-id"
+DEMO_KEY_SECRET = "demo-key-secret"
+
 
 @dataclass(frozen=True)
 class Credentials:

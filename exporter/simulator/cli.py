@@ -7,143 +7,168 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
+import yaml
+
+from exporter import __version__
+from exporter.config.arguments import OneLineParser, add_flags, fail, parse_flags
 from exporter.config.durations import parse_duration
+from exporter.config.flags import Flag, non_negative_int, page_size
+from exporter.config.flags import parse_listen_address as parse_exporter_listen_address
+from exporter.simulator.auth import DEMO_KEY_ID, DEMO_KEY_SECRET
 from exporter.simulator.faults import FaultPlan
 from exporter.simulator.generator import generate_organization
 from exporter.simulator.server import SimulatorServer
 
-DEFAULT_KEY_ID = "demo-key-id"
-DEFAULT_KEY_SECRET = "demo-key-secret"
+DEFAULT_LISTEN_ADDRESS = "127.0.0.1:8080"
 
 
-def parse_listen_address(value: str) -> tuple[str, int]:
-    """``HOST:PORT``, ``[V6HOST]:PORT`` or ``:PORT`` (all interfaces) as a (host, port) pair."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
-    host = host.strip("[]") or "0.0.0.0"
-    return host, int(port)
+def parse_listen_address(text: str) -> tuple[str, int]:
+    """The exporter's ``host:port`` reading, but ``:PORT`` is every IPv4 interface (one socket here)."""
+    host, port = parse_exporter_listen_address(text)
+    return host or "0.0.0.0", port
 
 
-def _duration(text: str) -> timedelta:
+def _instant(text: str) -> datetime:
     try:
-        return timedelta(seconds=parse_duration(text))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} {exc}") from None
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError("is not an ISO 8601 time (e.g. 2026-03-01T12:00:00+00:00)") from None
 
 
-def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the simulator's flags to ``parser``."""
-    parser.add_argument(
+SIMULATOR_FLAGS: tuple[Flag, ...] = (
+    Flag(
         "--web.listen-address",
-        dest="web_listen_address",
-        type=parse_listen_address,
-        default=parse_listen_address("127.0.0.1:8080"),
-        metavar="HOST:PORT",
-        help="address the simulated Soda Cloud listens on (default 127.0.0.1:8080; port 0 picks a free one)",
-    )
-    parser.add_argument(
-        "--simulator.seed",
-        dest="simulator_seed",
-        type=int,
-        default=42,
-        help="random seed (default %(default)s)",
-    )
-    parser.add_argument(
-        "--simulator.incidents",
-        dest="simulator_incidents",
-        type=int,
-        default=300,
-        help="number of incidents (default %(default)s)",
-    )
-    parser.add_argument(
-        "--simulator.datasets",
-        dest="simulator_datasets",
-        type=int,
-        default=40,
-        help="number of datasets (default %(default)s)",
-    )
-    parser.add_argument(
-        "--simulator.days",
-        dest="simulator_days",
-        type=int,
-        default=120,
-        help="days of incident history (default %(default)s)",
-    )
-    parser.add_argument(
+        DEFAULT_LISTEN_ADDRESS,
+        "Address the simulated Soda Cloud listens on (port 0 picks a free one).",
+        parse_listen_address,
+        # Not the exporter's variable: both may run from one environment, on different ports.
+        env="SODA_EXPORTER_SIMULATOR_WEB_LISTEN_ADDRESS",
+    ),
+    Flag("--simulator.seed", "42", "Random seed.", int),
+    Flag("--simulator.incidents", "300", "Number of incidents.", non_negative_int),
+    Flag("--simulator.datasets", "40", "Number of datasets.", non_negative_int),
+    Flag("--simulator.days", "120", "Days of incident history.", non_negative_int),
+    Flag(
         "--simulator.now",
-        dest="simulator_now",
-        type=datetime.fromisoformat,
-        default=None,
-        metavar="ISO8601",
-        help="simulated current time (default: the wall clock at start-up)",
-    )
-    parser.add_argument(
+        None,
+        "Simulated current time, ISO 8601 (default: the wall clock at start-up).",
+        _instant,
+    ),
+    Flag(
         "--simulator.etl-outage",
-        dest="simulator_etl_outage",
-        type=_duration,
-        default=timedelta(0),
-        metavar="DURATION",
-        help="pretend Soda's nightly ETL stopped this long ago (e.g. 5d): report dates and "
-        "/last_etl_refresh stay where it stopped (default 0: fresh data)",
-    )
-    parser.add_argument(
-        "--simulator.faults",
-        dest="simulator_faults",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="fault injection scenario (JSON or YAML; default: none)",
-    )
-    parser.add_argument(
+        "0s",
+        "Pretend Soda's nightly ETL stopped this long ago (e.g. 5d): report dates and "
+        "/last_etl_refresh stay where it stopped (0s: fresh data).",
+        parse_duration,
+    ),
+    Flag("--simulator.faults", None, "Fault injection scenario, JSON or YAML (default: none).", Path),
+    Flag(
         "--simulator.max-page-size",
-        dest="simulator_max_page_size",
-        type=int,
-        default=1000,
-        metavar="N",
-        help="serve at most N rows per Reporting API page, saying so in the response's size field "
-        "(default 1000, the spec's cap)",
-    )
-    parser.add_argument(
-        "--simulator.page-delay",
-        dest="simulator_page_delay",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="extra latency of every Reporting API page (default %(default)s)",
-    )
+        "1000",
+        "Serve at most this many rows per Reporting API page, saying so in the response's size field "
+        "(1 to 1000, the spec's cap).",
+        page_size,
+    ),
+    Flag("--simulator.page-delay", "0s", "Extra latency of every Reporting API page.", parse_duration),
+)
+GROUPS = {
+    "web": "Where the simulator listens.",
+    "simulator": "The simulated organisation, its data and its faults.",
+}
 
 
-def build_server(args: argparse.Namespace) -> SimulatorServer:
-    """The (not yet started) server described by parsed ``args`` and the environment."""
+@dataclass(frozen=True)
+class SimulatorOptions:
+    """The simulator's resolved flags."""
+
+    listen_address: tuple[str, int]
+    seed: int
+    incidents: int
+    datasets: int
+    days: int
+    now: datetime | None
+    etl_outage: timedelta
+    faults: FaultPlan | None
+    max_page_size: int
+    page_delay: float
+
+
+def build_parser(prog: str = "python -m exporter.simulator") -> argparse.ArgumentParser:
+    """The simulator's parser, on the exporter's scaffold: dotted flags, variables, grouped help."""
+    parser = OneLineParser(
+        prog=prog,
+        allow_abbrev=False,
+        description="Serve a simulated Soda Cloud (Reporting API and Cloud API v1) over HTTP. Every "
+        "flag can also be set through the environment variable shown; a flag wins over its variable.",
+        epilog=f"Credentials: the simulator accepts the API key id {DEMO_KEY_ID!r} and secret "
+        f"{DEMO_KEY_SECRET!r}, or the values of SODA_API_KEY_ID and SODA_API_KEY_SECRET when those are "
+        "set. Point the exporter at it with SODA_REPORTING_URL=http://HOST:PORT/v1 and "
+        "'incident update' with SODA_CLOUD_URL=http://HOST:PORT, with the same credentials.",
+    )
+    add_flags(parser, SIMULATOR_FLAGS, grouped=True, descriptions=GROUPS)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def parse_simulator_args(
+    argv: Sequence[str],
+    environ: Mapping[str, str] | None = None,
+    prog: str = "python -m exporter.simulator",
+) -> SimulatorOptions:
+    """The options of ``argv`` and the environment, or exit 2 with one line naming the problem."""
+    parser = build_parser(prog)
+    _, values = parse_flags(parser, argv, os.environ if environ is None else environ, SIMULATOR_FLAGS)
+    faults = None
+    if values["simulator_faults"] is not None:
+        try:
+            faults = FaultPlan.from_file(values["simulator_faults"])
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            fail(parser, f"--simulator.faults: {_one_line(exc)}")
+    # The options are named as the flags, without the prefix: --simulator.seed -> seed.
+    named = {dest.removeprefix("web_").removeprefix("simulator_"): value for dest, value in values.items()}
+    named.update(etl_outage=timedelta(seconds=named["etl_outage"]), faults=faults)
+    return SimulatorOptions(**named)
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return f"cannot read {exc.filename}: {exc.strerror or exc}"
+    return " ".join(str(exc).split())
+
+
+def build_server(options: SimulatorOptions, environ: Mapping[str, str] | None = None) -> SimulatorServer:
+    """The (not yet started) server of ``options``; the accepted key comes from the environment."""
+    env = os.environ if environ is None else environ
     organization = generate_organization(
-        seed=args.simulator_seed,
-        incidents=args.simulator_incidents,
-        datasets=args.simulator_datasets,
-        days=args.simulator_days,
-        now=args.simulator_now,
+        seed=options.seed,
+        incidents=options.incidents,
+        datasets=options.datasets,
+        days=options.days,
+        now=options.now,
     )
-    organization.set_etl_outage(args.simulator_etl_outage)
-    host, port = args.web_listen_address
+    organization.set_etl_outage(options.etl_outage)
+    host, port = options.listen_address
     return SimulatorServer(
         organization,
         host=host,
         port=port,
-        api_key_id=os.environ.get("SODA_API_KEY_ID") or DEFAULT_KEY_ID,
-        api_key_secret=os.environ.get("SODA_API_KEY_SECRET") or DEFAULT_KEY_SECRET,
-        faults=FaultPlan.from_file(args.simulator_faults) if args.simulator_faults else None,
-        page_delay_seconds=args.simulator_page_delay,
-        max_page_size=args.simulator_max_page_size,
+        api_key_id=env.get("SODA_API_KEY_ID") or DEMO_KEY_ID,
+        api_key_secret=env.get("SODA_API_KEY_SECRET") or DEMO_KEY_SECRET,
+        faults=options.faults,
+        page_delay_seconds=options.page_delay,
+        max_page_size=options.max_page_size,
     )
 
 
-def run_simulator(args: argparse.Namespace) -> int:
+def run_simulator(options: SimulatorOptions) -> int:
     """Serve until SIGINT or SIGTERM; returns the process exit code."""
-    server = build_server(args)
+    server = build_server(options)
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -170,15 +195,6 @@ def run_simulator(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m exporter.simulator") -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m exporter.simulator") -> int:
     """Entry point of ``python -m exporter.simulator`` and ``soda-incidents-exporter simulate``."""
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="Serve a simulated Soda Cloud (Reporting API and Cloud API v1) over HTTP.",
-        epilog=f"Credentials: the simulator accepts the API key id {DEFAULT_KEY_ID!r} and secret "
-        f"{DEFAULT_KEY_SECRET!r}, or the values of SODA_API_KEY_ID and SODA_API_KEY_SECRET when those are "
-        "set. Point the exporter at it with SODA_REPORTING_URL=http://HOST:PORT/v1 and "
-        "'incident update' with SODA_CLOUD_URL=http://HOST:PORT, with the same credentials.",
-    )
-    add_simulator_arguments(parser)
-    return run_simulator(parser.parse_args(argv))
+    return run_simulator(parse_simulator_args(sys.argv[1:] if argv is None else argv, prog=prog))

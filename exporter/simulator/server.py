@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from exporter.simulator.auth import KeyStore, SlidingWindowLimiter
+from exporter.simulator.auth import DEMO_KEY_ID, DEMO_KEY_SECRET, KeyStore, SlidingWindowLimiter
 from exporter.simulator.cloud_api import PREFIX as CLOUD_PREFIX
 from exporter.simulator.cloud_api import CloudApi, UpdateRecord
 from exporter.simulator.fault_effects import Wire, damage, delay, request_info, reshape_page, terminal_reply
@@ -141,8 +141,8 @@ class SimulatorServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        api_key_id: str = "demo-key-id",
-        api_key_secret: str = "demo-key-secret",
+        api_key_id: str = DEMO_KEY_ID,
+        api_key_secret: str = DEMO_KEY_SECRET,
         faults: FaultPlan | None = None,
         page_delay_seconds: float = 0.0,
         update_rate_limit: int = 10,

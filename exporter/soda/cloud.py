@@ -24,16 +24,15 @@ from exporter.soda.errors import (
     SodaConnectionError,
     SodaError,
     SodaRateLimitedError,
-    SodaServerError,
     SodaTimeoutError,
 )
+from exporter.soda.failures import CLOUD_STATUSES, TIMEOUT, transport_code, transport_error
 from exporter.soda.http import RequestObserver, new_session
 from exporter.soda.incident_models import (
     IncidentNotFound,
     IncidentUpdate,
     IncidentUpdateRejected,
     NoCloudApiError,
-    SodaCredentialsError,
     SodaPermissionError,
     UpdateCancelled,
     UpdatedIncident,
@@ -44,12 +43,12 @@ __all__ = [
     "SEVERITIES",
     "STATUSES",
     "CloudClient",
+    "CredentialsError",
     "IncidentNotFound",
     "IncidentUpdate",
     "IncidentUpdateRejected",
     "NoCloudApiError",
     "SodaAuthError",
-    "SodaCredentialsError",
     "SodaError",
     "SodaPermissionError",
     "SodaRateLimitedError",
@@ -63,14 +62,6 @@ INCIDENTS_PATH = "/api/v1/incidents/"
 # One label value for every incident, so the api_requests counter's cardinality stays bounded.
 UPDATE_ENDPOINT = "/api/v1/incidents/{incidentId}"
 _MESSAGE_LIMIT = 200
-
-
-def current_credentials(credentials: CredentialSource) -> Credentials:
-    """The current key pair, or SodaCredentialsError when it cannot be read."""
-    try:
-        return credentials.get()
-    except CredentialsError as exc:
-        raise SodaCredentialsError(str(exc)) from None
 
 
 def basic_auth_header(creds: Credentials) -> str:
@@ -180,7 +171,7 @@ class CloudClient:
         attempt = 0
         while True:
             attempt += 1
-            creds = current_credentials(self.credentials)  # re-read each attempt: key files may rotate
+            creds = self.credentials.get()  # re-read each attempt: key files may rotate
             auth = basic_auth_header(creds)
             bucket = self.bucket or bucket_for(creds.key_id)
             ticket = bucket.take(stop=self._stop)
@@ -205,10 +196,7 @@ class CloudClient:
                 # This key's window is full whoever filled it: every update with this key waits too.
                 bucket.hold(wait)
                 if limited_left <= 0:
-                    raise SodaRateLimitedError(
-                        f"update of incident {incident_id}: HTTP 429, still rate limited after "
-                        f"{self.rate_limit_retries} waits"
-                    )
+                    self._check(429, incident_id, waits=self.rate_limit_retries)
                 limited_left -= 1
                 log.warning(
                     "soda rate limited the update; waiting", incident_id=incident_id, wait_seconds=wait
@@ -228,16 +216,12 @@ class CloudClient:
                 self.base_url + path, data=payload, headers={"Authorization": auth}, timeout=self.timeouts
             )
             response.content  # noqa: B018 - read the body now, so a reset mid-body is a connection error
-        except requests.Timeout:
-            self._count("timeout")
-            log.debug("soda request", status="timeout", duration_seconds=_since(started), bytes=0, **fields)
-            raise SodaTimeoutError(f"POST {UPDATE_ENDPOINT}: timed out") from None
         except requests.RequestException as exc:
-            self._count("connection_error")
-            log.debug(
-                "soda request", status="connection_error", duration_seconds=_since(started), bytes=0, **fields
-            )
-            raise SodaConnectionError(f"POST {UPDATE_ENDPOINT}: {type(exc).__name__}") from None
+            code = transport_code(exc)
+            self._count(code)
+            log.debug("soda request", status=code, duration_seconds=_since(started), bytes=0, **fields)
+            shown = "timed out" if code == TIMEOUT else type(exc).__name__
+            raise transport_error(code, f"POST {UPDATE_ENDPOINT}: {shown}") from None
         self._count(str(response.status_code))
         log.debug(
             "soda request",
@@ -269,17 +253,15 @@ class CloudClient:
         if self._stop.wait(seconds):
             raise UpdateCancelled(f"update of incident {incident_id} cancelled: client closed")
 
+    def _check(self, status: int, incident_id: str, detail: str = "", waits: int = 0) -> None:
+        """Raise the error of an update's answer, if it is one (exporter.soda.failures maps them)."""
+        CLOUD_STATUSES.check(status, incident=incident_id, detail=detail, retries=self.retries, waits=waits)
+
     def _result(self, incident_id: str, response: requests.Response) -> UpdatedIncident:
         status = response.status_code
         message = _error_message(response)
         detail = f": {message}" if message else ""
         where = f"update of incident {incident_id}: HTTP {status}"
-        if status == 400:
-            raise IncidentUpdateRejected(f"{where}, Soda rejected the request{detail}")
-        if status == 401:
-            raise SodaAuthError(f"{where}, Soda did not accept the API key (check its id and secret)")
-        if status == 403:
-            raise SodaPermissionError(f"{where}, the API key lacks the 'Manage incident' permission")
         if status == 404 and not _is_soda_error(response):
             # An HTML page or another API's JSON: the base URL is wrong, the incident may well exist.
             shown = response.headers.get("Content-Type", "").split(";")[0] or "no content type"
@@ -287,12 +269,7 @@ class CloudClient:
                 f"{where} from {self.base_url}, which does not look like the Soda Cloud API "
                 f"(it answered {shown}, not Soda's JSON error); check --soda.cloud-url"
             )
-        if status == 404:
-            raise IncidentNotFound(f"incident {incident_id} not found in Soda Cloud (HTTP 404{detail})")
-        if status >= 500:
-            raise SodaServerError(f"{where} after {self.retries} retries{detail}")
-        if status >= 400 or status < 200:
-            raise SodaError(f"{where}{detail}")
+        self._check(status, incident_id, detail=detail)
         try:
             body = response.json()
         except ValueError:

@@ -51,6 +51,12 @@ class SodaBadResponseError(SodaError):
     reason = "bad_response"
 
 
+class CredentialsError(SodaError):
+    """The API key is missing or its file unreadable; the message names the file, never a secret."""
+
+    reason = "credentials"
+
+
 class PaginationDriftError(SodaError):
     """The result set changed while it was being paged through, too many times in a row."""
 

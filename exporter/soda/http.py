@@ -11,26 +11,17 @@ from urllib.parse import urlsplit
 import requests
 import structlog
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    HTTPError,
-    MaxRetryError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-)
+from urllib3.exceptions import HTTPError
 from urllib3.util.retry import Retry
 
 from exporter import __version__
-from exporter.soda.errors import (
-    SodaAuthError,
-    SodaBadResponseError,
-    SodaConnectionError,
-    SodaError,
-    SodaRateLimitedError,
-    SodaServerError,
-    SodaTimeoutError,
-    SodaValidationError,
+from exporter.soda.errors import SodaBadResponseError, SodaTimeoutError
+from exporter.soda.failures import (
+    REPORTING_STATUSES,
+    Peer,
+    describe_transport,
+    describe_validation_error,
+    transport_error,
 )
 from exporter.soda.retry import (
     DeadlineReached,
@@ -61,21 +52,6 @@ def endpoint_of(url: str, base_path: str) -> str:
     if base_path and path.startswith(base_path):
         path = path[len(base_path) :]
     return path or "/"
-
-
-def describe_validation_error(body: Any) -> str:
-    """Turn FastAPI's 422 ``detail[]`` list into one line naming each offending field."""
-    details = body.get("detail") if isinstance(body, dict) else None
-    if not isinstance(details, list) or not details:
-        return "the request was rejected as invalid (HTTP 422)"
-    parts = []
-    for item in details:
-        if not isinstance(item, dict):
-            continue
-        loc = item.get("loc") or []
-        field = ".".join(str(p) for p in loc if p != "body") or "body"
-        parts.append(f"field {field!r}: {item.get('msg', 'invalid')}")
-    return "; ".join(parts) or "the request was rejected as invalid (HTTP 422)"
 
 
 def new_session(
@@ -138,28 +114,14 @@ class SodaHttp:
             self._on_request(endpoint, code)
 
     def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        deadline: float | None = None,
-        extra_headers: dict[str, str] | None = None,
+        self, method: str, path: str, *, json_body: Any = None, deadline: float | None = None
     ) -> tuple[int, Any]:
         """Send one request (retries included) and return (status, decoded JSON body or None)."""
-        status, decode = self.request_later(
-            method, path, json_body=json_body, deadline=deadline, extra_headers=extra_headers
-        )
+        status, decode = self.request_later(method, path, json_body=json_body, deadline=deadline)
         return status, decode()
 
     def request_later(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        deadline: float | None = None,
-        extra_headers: dict[str, str] | None = None,
+        self, method: str, path: str, *, json_body: Any = None, deadline: float | None = None
     ) -> tuple[int, Callable[[], Any]]:
         """As ``request``, but the body is decoded (and an error status raised) when the callable is.
 
@@ -172,9 +134,7 @@ class SodaHttp:
             if remaining <= 0:
                 raise SodaTimeoutError(f"poll timeout reached before {method} {path}")
             read_timeout = min(read_timeout, remaining)
-        headers = dict(self._auth_headers())
-        if extra_headers:
-            headers.update(extra_headers)
+        headers = self._auth_headers()
         url = self.base_url + path
         page = json_body.get("page") if isinstance(json_body, dict) else None
         started = time.monotonic()
@@ -203,8 +163,7 @@ class SodaHttp:
             kind, text = self._describe(exc)
             self._count(path, kind)
             self._debug(method, path, page, kind, None, started, 0)
-            error_cls = SodaTimeoutError if kind == "timeout" else SodaConnectionError
-            raise error_cls(f"{method} {path}: {text}") from None
+            raise transport_error(kind, f"{method} {path}: {text}") from None
         status = response.status_code
         self._count(path, str(status))
         self._debug(method, path, page, str(status), response, started, len(content))
@@ -237,37 +196,12 @@ class SodaHttp:
 
     def _describe(self, failure: Any) -> tuple[str, str]:
         """(counter code, one readable line) for a failed attempt: the host, and the OS error if any."""
-        host = self._host
         if not isinstance(failure, BaseException):  # a response that was retried (429, 5xx)
             return str(getattr(failure, "status", "error")), f"HTTP {getattr(failure, 'status', '?')}"
-        cause: BaseException = failure
-        # requests wraps urllib3's MaxRetryError, which wraps the error of the last attempt.
-        if cause.args and isinstance(cause.args[0], BaseException):
-            cause = cause.args[0]
-        if isinstance(cause, MaxRetryError) and cause.reason is not None:
-            cause = cause.reason
-        if isinstance(cause, NewConnectionError):  # also name resolution failures
-            os_error = cause.__cause__ or cause.__context__
-            shown = str(os_error) if isinstance(os_error, OSError) else str(cause).rpartition(": ")[2]
-            return "connection_error", f"cannot connect to {host}: {shown}"
-        if isinstance(cause, ConnectTimeoutError):
-            return "timeout", f"cannot connect to {host}: no answer within {self.connect_timeout:g}s"
-        if isinstance(cause, (ReadTimeoutError, TimeoutError, requests.Timeout)):
-            return "timeout", f"no answer from {host} within the read timeout ({self.read_timeout:g}s)"
-        if isinstance(cause, ProtocolError):
-            inner = cause.args[1] if len(cause.args) > 1 else cause
-            return "connection_error", f"connection to {host} broken: {inner}"
-        if isinstance(cause, OSError):
-            return "connection_error", f"connection to {host} failed: {cause}"
-        return "connection_error", f"connection to {host} failed: {type(cause).__name__}: {cause}"
+        return describe_transport(failure, Peer(self._host, self.connect_timeout, self.read_timeout))
 
     def _decode(self, method: str, path: str, status: int, content_type: str, content: bytes) -> Any:
         where = f"{method} {path}"
-        if status in (401, 403):
-            raise SodaAuthError(
-                f"{where}: HTTP {status}, Soda rejected the API key "
-                "(check the key id and secret, and the key's permissions)"
-            )
         body: Any = None
         if content:
             is_json = "json" in content_type.lower()
@@ -279,12 +213,6 @@ class SodaHttp:
             if not is_json and 200 <= status < 300:
                 shown = content_type.split(";")[0] or "no content type"
                 raise SodaBadResponseError(f"{where}: HTTP {status} answered {shown}, not JSON")
-        if status == 422:
-            raise SodaValidationError(f"{where}: {describe_validation_error(body)}")
-        if status == 429:
-            raise SodaRateLimitedError(f"{where}: HTTP 429, rate limited after retries")
-        if status >= 500:
-            raise SodaServerError(f"{where}: HTTP {status} after retries")
         if status >= 400:
-            raise SodaError(f"{where}: HTTP {status}")
+            REPORTING_STATUSES.check(status, where=where, validation=describe_validation_error(body))
         return body

@@ -31,12 +31,6 @@ class NoCloudApiError(SodaBadResponseError):
     """404 without Soda's ErrorResponse body: the configured URL is not the Soda Cloud API."""
 
 
-class SodaCredentialsError(SodaError):
-    """The API key could not be read (missing variable, unreadable file)."""
-
-    reason = "credentials"
-
-
 class UpdateCancelled(SodaError):
     """The client was closed while the update waited for a rate-limit token or a retry."""
 

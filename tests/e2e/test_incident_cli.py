@@ -158,6 +158,14 @@ def test_values_outside_the_spec_are_refused_before_anything_is_sent(start_simul
         assert "invalid choice" in one_line_error(result)
     result = run("update", "inc-0007", "--title", "  ", env=cloud_env(sim))
     assert result.returncode == 2 and "--title" in one_line_error(result)
+    # A negative duration reaches the flag's own check (not argparse's "expected one argument").
+    result = run(
+        "update", "inc-0007", "--status", "fixing", "--soda.request-timeout", "-5s", env=cloud_env(sim)
+    )
+    assert (
+        result.returncode == 2
+        and "--soda.request-timeout: '-5s' must be greater than zero" in one_line_error(result)
+    )
     assert updates_sent(sim) == []
 
 

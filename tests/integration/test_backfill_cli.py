@@ -43,6 +43,10 @@ from tests.support.builders import KEY_ID, KEY_SECRET, sim_env
             ["--from", "2024-05-01", "--to", "2024-05-01", "--poll.page-size", "5000"],
             "--poll.page-size: '5000'",
         ),
+        (  # a negative value reaches the flag's own check, as for the exporter
+            ["--from", "2024-05-01", "--to", "2024-05-01", "--soda.request-timeout", "-5s"],
+            "--soda.request-timeout: '-5s' must be greater than zero",
+        ),
     ],
 )
 def test_invalid_arguments_are_one_line_and_exit_2(

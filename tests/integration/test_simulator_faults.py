@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import socket
 import time
@@ -23,7 +22,7 @@ from exporter.simulator import (
     SimulatorServer,
     generate_organization,
 )
-from exporter.simulator.cli import add_simulator_arguments, build_server
+from exporter.simulator.cli import build_server, parse_simulator_args
 from tests.support.paths import DATA
 
 NOW = datetime(2026, 5, 2, 9, 30, tzinfo=timezone.utc)
@@ -303,10 +302,10 @@ def test_scenario_files(tmp_path: Path, org: Organization) -> None:
         "seed: 3\nrules:\n  - kind: http_status\n    path: /v1/impact/incidents\n    code: 502\n    page: 2\n"
     )
     assert FaultPlan.from_file(as_json) == FaultPlan.from_file(as_yaml) == FaultPlan.from_dict(scenario)
-    parser = argparse.ArgumentParser()
-    add_simulator_arguments(parser)
-    args = parser.parse_args(["--web.listen-address", "127.0.0.1:0", "--simulator.faults", str(as_yaml)])
-    server = build_server(args)
+    options = parse_simulator_args(
+        ["--web.listen-address", "127.0.0.1:0", "--simulator.faults", str(as_yaml)], {}
+    )
+    server = build_server(options)
     try:
         assert server.faults == FaultPlan.from_dict(scenario)
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Callable
 from datetime import timedelta
@@ -13,7 +12,7 @@ from exporter.app import Exporter
 from exporter.incidents.snapshot import midnight_utc
 from exporter.poll.windows import newest_day
 from exporter.simulator import SimulatorServer, generate_organization
-from exporter.simulator.cli import add_simulator_arguments, build_server
+from exporter.simulator.cli import build_server, parse_simulator_args
 from exporter.simulator.faults import FaultPlan
 from tests.support.builders import NOW, make_org
 from tests.support.http import series
@@ -97,10 +96,11 @@ def test_an_empty_organization_is_empty_not_an_error(
 
 
 def test_the_simulator_flag_stops_the_etl_in_the_past() -> None:
-    parser = argparse.ArgumentParser()
-    add_simulator_arguments(parser)
-    args = parser.parse_args(["--simulator.etl-outage", "5d", "--simulator.now", NOW.isoformat()])
-    org = build_server(args).organization
+    argv = ["--simulator.etl-outage", "5d", "--simulator.now", NOW.isoformat(), "--web.listen-address", ":0"]
+    options = parse_simulator_args(argv, {})
+    server = build_server(options)
+    server.stop()  # never started: only its organisation is looked at
+    org = server.organization
     assert org.latest_report_date() == (NOW - timedelta(days=5)).date()
     assert org.etl_refresh_at == NOW - timedelta(days=5)
     org.apply_update(org.open_incidents()[0].incident_id, status="resolved")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from exporter.app import Exporter
-from exporter.incidents.fold import DatasetAccumulator
+from exporter.incidents.datasets import DatasetAccumulator
 from exporter.incidents.teams import DEFAULT_TEAM_FROM, TeamSource, parse_team_from, team_of
 from exporter.simulator import SimulatorServer
 from exporter.simulator.model import Dataset

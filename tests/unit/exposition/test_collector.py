@@ -10,7 +10,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from exporter.exposition.collector import LabelledSnapshot, SnapshotCollector, render_snapshots
-from exporter.incidents.fold import DatasetInfo, resolved_accumulator, unresolved_accumulator
+from exporter.incidents.datasets import DatasetInfo
+from exporter.incidents.fold import resolved_accumulator, unresolved_accumulator
 from exporter.incidents.snapshot import PollData, SnapshotSettings, build_snapshot
 from exporter.simulator import generate_organization
 from tests.support.rows import incident_row as row

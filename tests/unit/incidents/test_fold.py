@@ -11,15 +11,12 @@ from exporter.incidents.fold import (
     MAX_UNUSABLE_SHARE,
     UNKNOWN_DATASET,
     UNUSABLE_REASONS,
-    DatasetAccumulator,
-    DatasetInfo,
     IncidentRow,
     mostly_unusable,
     resolved_accumulator,
     unresolved_accumulator,
     unusable_rows,
 )
-from exporter.incidents.teams import TeamSource
 from tests.support.rows import CREATED, LATEST, fold, full_row, incident_row, resolved_row
 
 # The reasons that leave a row partly counted (README, "Unusable fields"), as opposed to UNUSABLE_REASONS.
@@ -272,50 +269,6 @@ def test_the_resolved_sink_keeps_only_what_resolution_metrics_need() -> None:
     assert acc.newest["r"] == IncidentRow(
         LATEST, "ds-r", "minor", "resolved", CREATED, "2026-11-19T08:00:00Z", None, None, None
     )
-
-
-def dataset_row(dataset_id: Any, **fields: Any) -> dict[str, Any]:
-    """One DatasetsData row."""
-    return {"dataset_id": dataset_id, **fields}
-
-
-def test_the_dataset_sink_keeps_one_info_per_dataset_with_empty_text_for_missing_fields() -> None:
-    sink = DatasetAccumulator()
-    sink.add_rows(
-        [
-            dataset_row(
-                "ds-1",
-                dataset_name="orders",
-                dataset_label="Orders",
-                datasource_name="warehouse",
-                owner_email="o@example.com",
-            ),
-            dataset_row("ds-2", dataset_name=None, dataset_label=12, owner_email=""),
-        ]
-    )
-    assert sink.datasets == {
-        "ds-1": DatasetInfo("ds-1", "orders", "Orders", "warehouse", "o@example.com", ""),
-        "ds-2": DatasetInfo("ds-2", "", "12", "", "", ""),
-    }
-    assert (sink.skipped, sink.distinct_rows) == (0, 2)
-
-
-def test_the_dataset_sink_skips_rows_without_an_id_and_keeps_reading() -> None:
-    sink = DatasetAccumulator()
-    sink.add_rows(["text", dataset_row(None), dataset_row("ds-1", dataset_name="a"), dataset_row(""), None])
-    sink.add_rows([dataset_row(3), dataset_row("ds-2", dataset_name="b")])
-    assert sink.skipped == 5
-    assert {d: info.dataset_name for d, info in sink.datasets.items()} == {"ds-1": "a", "ds-2": "b"}
-    assert sink.distinct_rows == 7
-
-
-def test_the_dataset_sink_keeps_the_last_row_of_a_dataset_and_reads_its_team() -> None:
-    sink = DatasetAccumulator([TeamSource("tag", "team")])
-    sink.add_rows([dataset_row("ds-1", dataset_name="old", tags=["team:a"])])
-    sink.add_rows([dataset_row("ds-1", dataset_name="new", tags=["team:b"]), dataset_row("ds-2", tags=[])])
-    assert sink.datasets["ds-1"] == DatasetInfo("ds-1", "new", "", "", "", "b")
-    assert sink.datasets["ds-2"].team == ""
-    assert sink.distinct_rows == 2
 
 
 @pytest.mark.parametrize("row_id", [["a", "list"], {"an": "object"}, 42, None])
