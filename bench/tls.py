@@ -72,8 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    def stop_at_eof() -> None:
+        sys.stdin.read()
+        stop.set()
+
     signal.signal(signal.SIGTERM, on_signal)
-    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    threading.Thread(target=stop_at_eof, daemon=True).start()
     exporter.start()
     stop.wait()
     exporter.stop()

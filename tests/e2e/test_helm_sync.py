@@ -15,13 +15,13 @@ from exporter.config import flags as config
 from tests.support.helm import (
     CHART,
     RELEASE,
-    ROOT,
     chart_defaults,
     container,
     load_values,
     only,
     render,
 )
+from tests.support.paths import ROOT
 from tests.support.scripts import load_script
 
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"

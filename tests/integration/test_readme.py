@@ -14,7 +14,7 @@ import re
 
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from exporter.actions.webhook import ACTION_LABEL, INCIDENT_LABEL
+from exporter.actions.payload import ACTION_LABEL, INCIDENT_LABEL
 from exporter.config.flags import FLAGS
 from exporter.exposition.catalogue import BY_NAME, CATALOGUE, MetricSpec
 from exporter.simulator import SimulatorServer

@@ -7,6 +7,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.slow  # more than a few seconds each (real binaries, bu
 SOAK_SECONDS = float(os.environ.get("SODA_EXPORTER_SOAK_SECONDS", "20"))
 INCIDENTS = "/v1/impact/incidents"
 # Faults that break a request or a read, never the data itself: a cycle either gets the truth or fails.
-TRANSPORT_FAULTS = [
+TRANSPORT_FAULTS: list[dict[str, Any]] = [
     {"kind": "http_status", "code": 500},
     {"kind": "http_status", "code": 503, "retry_after": 0},
     {"kind": "rate_limited", "retry_after": 0},

@@ -94,7 +94,10 @@ def test_severity_and_status_are_normalized_and_extra_values_zero_filled() -> No
 
 def test_resolved_counts_use_the_window_before_the_end_of_each_date() -> None:
     boundary = end_of_day(D1) - WINDOW
-    stamp = lambda ts: datetime.fromtimestamp(ts, timezone.utc).isoformat()  # noqa: E731
+
+    def stamp(ts: float) -> str:
+        return datetime.fromtimestamp(ts, timezone.utc).isoformat()
+
     resolved = [
         row("in", D1, status="resolved", resolved_at=stamp(boundary)),
         row("out", D1, status="resolved", resolved_at=stamp(boundary - 1), severity="Minor"),
