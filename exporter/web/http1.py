@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections import deque
 from http import HTTPStatus
 from typing import Any
 
@@ -18,19 +17,12 @@ import structlog
 
 from exporter.web.handshake import handshake
 from exporter.web.messages import Request, Response, text
+from exporter.web.outbox import Outbox
 from exporter.web.screen import has_body, screen
 from exporter.web.shared import Shared
+from exporter.web.wire import CLOSE_LINE, BadHeader, header_lines, keep_alive, status_line
 
 log = structlog.get_logger("exporter")
-
-# Bytes handed to the transport at once, and its buffer's high and low water marks: per connection,
-# at most about two chunks wait in user space, however slowly the client reads.
-CHUNK_BYTES = 256 * 1024
-HIGH_WATER = CHUNK_BYTES
-LOW_WATER = CHUNK_BYTES // 4
-# The status line, headers and small bodies go out in one write.
-COALESCE_BYTES = 64 * 1024
-REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
 class HttpConnection(asyncio.Protocol):
@@ -40,26 +32,26 @@ class HttpConnection(asyncio.Protocol):
         self.shared = shared
         self.loop = loop
         self.transport: Any = None
-        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=shared.limits.max_head_bytes)
+        self.h11 = self._parser()
+        self.outbox = Outbox(loop, shared.limits.write_timeout, self._finished)
         # Deadlines on the loop's clock (0: none), checked by the loop's sweep (Shared.sweep): cheaper
         # than a timer handle armed and cancelled several times per request.
         self.read_deadline = 0.0
-        self.write_deadline = 0.0
         self._reading_paused = False
         self._request_deadline = 0.0
         self._head: h11.Request | None = None
         self._early: Response | None = None  # an answer decided from the head alone
         self._body: list[bytes] = []
         self._body_size = 0
-        self._pending: deque[memoryview] = deque()
-        self._responding = False
         self._close_after = False
-        self._write_paused = False
-        self._stalled_at = 0
         self._idle = False  # waiting between requests of a kept-alive connection
         self._closing = False  # no more requests are read once the answer is out
         self._tls = False
         self._closed = False
+
+    def _parser(self) -> h11.Connection:
+        """h11 reading one request (heads past the limit are its error, answered with 431)."""
+        return h11.Connection(h11.SERVER, max_incomplete_event_size=self.shared.limits.max_head_bytes)
 
     # --- connection life ---------------------------------------------------------------------
 
@@ -106,7 +98,7 @@ class HttpConnection(asyncio.Protocol):
 
     def _ready(self, transport: Any) -> None:
         self.transport = transport
-        transport.set_write_buffer_limits(high=HIGH_WATER, low=LOW_WATER)
+        self.outbox.attach(transport)
         self._request_deadline = self.loop.time() + self.shared.limits.read_timeout
         self._arm_read(self.shared.limits.read_header_timeout)
 
@@ -116,8 +108,8 @@ class HttpConnection(asyncio.Protocol):
 
     def _forget(self) -> None:
         self._closed = True
-        self._pending.clear()
-        self.read_deadline = self.write_deadline = 0.0
+        self.outbox.clear()
+        self.read_deadline = 0.0
         self.shared.connections.discard(self)
 
     def close(self) -> None:
@@ -138,7 +130,7 @@ class HttpConnection(asyncio.Protocol):
     def read_timed_out(self) -> None:
         """Idle, head or body took too long: close (the client gets no answer it could still use)."""
         self.read_deadline = 0.0
-        if not self._responding:
+        if not self.outbox.busy:
             self._shut()
 
     # --- reading -----------------------------------------------------------------------------
@@ -161,7 +153,7 @@ class HttpConnection(asyncio.Protocol):
         return None if self._tls else True
 
     def _process(self) -> None:
-        while not self._responding and not self._closing and not self._closed:
+        while not self.outbox.busy and not self._closing and not self._closed:
             try:
                 event = self.h11.next_event()
             except h11.RemoteProtocolError as exc:
@@ -180,11 +172,9 @@ class HttpConnection(asyncio.Protocol):
                 return
 
     def _protocol_error(self, exc: h11.RemoteProtocolError) -> None:
-        if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-            status = exc.error_status_hint if exc.error_status_hint >= 400 else 400
-            self._respond(text(status, f"{HTTPStatus(status).phrase.lower()}\n", close=True))
-        else:
-            self._shut()
+        # Reading stops once a request is answered, so the broken one has no answer yet.
+        status = exc.error_status_hint if exc.error_status_hint >= 400 else 400
+        self._respond(text(status, f"{HTTPStatus(status).phrase.lower()}\n", close=True))
 
     def _on_head(self, event: h11.Request) -> None:
         self._head = event
@@ -239,80 +229,58 @@ class HttpConnection(asyncio.Protocol):
     # --- writing -----------------------------------------------------------------------------
 
     def _respond(self, response: Response, close: bool = False) -> None:
-        head_request = self._head is not None and self._head.method == b"HEAD"
+        request = self._head
+        self._close_after = close or response.close or request is None or not keep_alive(request)
         try:
             extra = self.shared.door.headers()
         except Exception:
             log.exception("the web configuration's headers failed")
             extra = ()
+        parts = (
+            () if request is not None and request.method == b"HEAD" else tuple(p for p in response.parts if p)
+        )
         # No Server header, as Go's servers send none: it tells a scanner more than a client needs.
-        headers = [
-            ("content-type", response.content_type),
-            ("content-length", str(response.length)),
-            ("date", self.shared.date()),
-            *response.headers,
-            *extra,
-        ]
-        if close or response.close:
-            headers.append(("Connection", "close"))
-        status = int(response.status)
         try:
-            reason = REASONS.get(status) or HTTPStatus(status).phrase
-            head = self.h11.send(h11.Response(status_code=status, headers=headers, reason=reason))
-            parts = () if head_request else tuple(part for part in response.parts if part)
-            for part in parts:
-                self.h11.send_with_data_passthrough(h11.Data(data=part))
-            self.h11.send(h11.EndOfMessage())
-        except h11.LocalProtocolError:
+            head = b"".join(
+                (
+                    status_line(int(response.status)),
+                    header_lines((("content-type", response.content_type),)),
+                    b"content-length: %d\r\n" % response.length,
+                    self.shared.date_line(),
+                    header_lines(response.headers),
+                    header_lines(extra),
+                    CLOSE_LINE if self._close_after else b"",
+                    b"\r\n",
+                )
+            )
+        except BadHeader as exc:
+            log.error("a response was not sent: its head is malformed", error=str(exc))
             self._shut()
             return
-        self._responding = True
-        self._close_after = close or response.close or self.h11.our_state is h11.MUST_CLOSE
-        self._queue(head, parts)
-        self._pump()
-        if self._responding and not self._closing:
+        self.outbox.send(head, parts)
+        if self.outbox.busy and not self._closing:
             # The client is slow to take the answer: its pipelined requests wait in the kernel, not
             # in our memory (pausing only now saves two system calls on every quick answer).
             self._reading_paused = True
             self.transport.pause_reading()
 
-    def _queue(self, head: bytes, parts: tuple[bytes, ...]) -> None:
-        first = [head]
-        size = len(head)
-        index = 0
-        while index < len(parts) and size + len(parts[index]) <= COALESCE_BYTES:
-            first.append(parts[index])
-            size += len(parts[index])
-            index += 1
-        self._pending.append(memoryview(b"".join(first) if len(first) > 1 else head))
-        self._pending.extend(memoryview(part) for part in parts[index:])
-
-    def _pump(self) -> None:
-        """Hand queued bytes to the transport while it wants more; finish the response when all went."""
-        pending = self._pending
-        while pending and not self._write_paused and not self._closed:
-            view = pending[0]
-            if len(view) > CHUNK_BYTES:
-                pending[0] = view[CHUNK_BYTES:]
-                view = view[:CHUNK_BYTES]
-            else:
-                pending.popleft()
-            self.transport.write(view)
-        if not pending and self._responding and not self._closed:
-            self._finished()
-
     def _finished(self) -> None:
-        self._responding = False
         self._head = None
         self._early = None
         if self._close_after or self.h11.their_state is not h11.DONE:
             self._shut()
             return
-        self.h11.start_next_cycle()
+        # A fresh parser per request: ours never sent the response, so h11 cannot start a new cycle.
+        data, closed = self.h11.trailing_data
+        self.h11 = self._parser()
+        if data:
+            self.h11.receive_data(data)
+        if closed:
+            self.h11.receive_data(b"")
         if self._reading_paused:
             self._reading_paused = False
             self.transport.resume_reading()
-        if self.h11.trailing_data[0] or self.h11.trailing_data[1]:
+        if data or closed:
             # Pipelined bytes (or the client's close) already arrived; go on from the loop, not from
             # here, so a long pipeline cannot nest calls.
             self._request_deadline = self.loop.time() + self.shared.limits.read_timeout
@@ -324,27 +292,18 @@ class HttpConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         """The transport's buffer is full: stop handing it bytes, and watch for a client that stalls."""
-        self._write_paused = True
-        self._stalled_at = self.transport.get_write_buffer_size()
-        self._arm_write()
+        self.outbox.pause()
 
     def resume_writing(self) -> None:
         """The client took enough: go on."""
-        self._write_paused = False
-        self.write_deadline = 0.0
-        self._pump()
+        self.outbox.resume()
 
-    def _arm_write(self) -> None:
-        self.write_deadline = self.loop.time() + self.shared.limits.write_timeout
+    @property
+    def write_deadline(self) -> float:
+        """When the client must have taken more of the response (0: no bound running)."""
+        return self.outbox.deadline
 
     def write_timed_out(self) -> None:
         """Disconnect a client that took no byte for write_timeout; give one that reads more time."""
-        self.write_deadline = 0.0
-        if self._closed or not self._write_paused:
-            return
-        left = self.transport.get_write_buffer_size()
-        if left < self._stalled_at:
-            self._stalled_at = left
-            self._arm_write()
-            return
-        self.close()
+        if self.outbox.stalled():
+            self.close()

@@ -103,6 +103,27 @@ def test_keep_alive_and_pipelined_requests_are_answered_in_order(start_server: S
     assert re.findall(rb"HTTP/1.1 (\d+)", reply) == [b"200", b"404", b"200", b"200"]
 
 
+def test_a_client_that_asks_to_close_gets_connection_close_and_a_closed_connection(
+    start_server: StartServer,
+) -> None:
+    server = start_server()
+    for request in (
+        b"GET /hello HTTP/1.0\r\n\r\nGET /hello HTTP/1.0\r\n\r\n",
+        b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+    ):
+        reply = raw(server.port, request, wait=10)
+        assert reply.count(b"HTTP/1.1 200 OK\r\n") == 1, reply  # the second request is not read
+        head = reply.split(b"\r\n\r\n")[0].lower().split(b"\r\n")
+        assert b"connection: close" in head and b"content-length: 6" in head and b"date: " in reply.lower()
+
+
+def test_a_malformed_header_from_a_handler_is_never_sent(start_server: StartServer) -> None:
+    server = start_server()
+    server.add_route("/bad", GET, lambda request: text(200, "x\n", (("X-Bad", "a\r\nSet-Cookie: b"),)))
+    assert b"Set-Cookie" not in raw(server.port, b"GET /bad HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert requests.get(f"http://127.0.0.1:{server.port}/hello", timeout=5).text == "hello\n"
+
+
 def test_a_long_pipeline_in_one_packet_does_not_nest_calls(start_server: StartServer) -> None:
     server = start_server()
     many = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n" * 3000

@@ -1,0 +1,55 @@
+"""Response heads written without h11: the status line, header checks, and the keep-alive rule."""
+
+from __future__ import annotations
+
+import h11
+import pytest
+
+from exporter.web.wire import BadHeader, header_lines, keep_alive, status_line
+
+
+def request(version: bytes = b"1.1", *headers: tuple[bytes, bytes]) -> h11.Request:
+    """A parsed GET with ``headers`` (Host added)."""
+    return h11.Request(method="GET", target="/", headers=[(b"host", b"x"), *headers], http_version=version)
+
+
+def test_status_lines_carry_the_reason_or_none() -> None:
+    assert status_line(200) == b"HTTP/1.1 200 OK\r\n"
+    assert status_line(431) == b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    assert status_line(599) == b"HTTP/1.1 599 \r\n"
+    with pytest.raises(BadHeader):
+        status_line(42)
+
+
+def test_header_lines_keep_names_as_given_and_inner_spaces() -> None:
+    lines = header_lines((("Vary", "Accept, Accept-Encoding"), ("x-empty", "")))
+    assert lines == b"Vary: Accept, Accept-Encoding\r\nx-empty: \r\n"
+    assert h11.Response(status_code=200, headers=[("Vary", "Accept, Accept-Encoding")]).headers  # h11 agrees
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        ("X-Injected", "a\r\nSet-Cookie: b"),
+        ("X-Lf", "a\nb"),
+        ("X-Nul", "a\x00b"),
+        ("X-Edge", " padded"),
+        ("Bad Name", "v"),
+        ("X-Unicode", "café"),
+        ("", "v"),
+    ],
+)
+def test_header_lines_refuse_what_h11_would_refuse(header: tuple[str, str]) -> None:
+    with pytest.raises(BadHeader):
+        header_lines((header,))
+    with pytest.raises((h11.LocalProtocolError, UnicodeEncodeError)):
+        h11.Response(status_code=200, headers=[header])
+
+
+def test_keep_alive_follows_the_version_and_the_connection_header() -> None:
+    assert keep_alive(request())
+    assert keep_alive(request(b"1.1", (b"connection", b"keep-alive")))
+    assert not keep_alive(request(b"1.1", (b"connection", b"Keep-Alive, Close")))
+    assert not keep_alive(request(b"1.1", (b"connection", b"close")))
+    assert not keep_alive(request(b"1.0"))
+    assert not keep_alive(request(b"1.0", (b"connection", b"keep-alive")))  # as h11: no 1.0 keep-alive
