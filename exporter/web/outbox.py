@@ -45,15 +45,23 @@ class Outbox:
     def send(self, head: bytes, parts: Sequence[bytes]) -> None:
         """Queue a head and its body parts, and hand the transport what it takes now."""
         self.busy = True
-        first = [head]
+        first: list[bytes | memoryview] = [head]
         size = len(head)
         index = 0
         while index < len(parts) and size + len(parts[index]) <= COALESCE_BYTES:
             first.append(parts[index])
             size += len(parts[index])
             index += 1
+        rest = [memoryview(part) for part in parts[index:]]
+        if rest:
+            # The odd end of the first large part rides with the head, the rest in whole chunks: one
+            # write fewer (a 300 kB gzipped /metrics goes in two, not three) for a copy of under 64 kB.
+            odd = len(rest[0]) % CHUNK_BYTES
+            if odd and size + odd <= COALESCE_BYTES:
+                first.append(rest[0][:odd])
+                rest[0] = rest[0][odd:]
         self._pending.append(memoryview(b"".join(first) if len(first) > 1 else head))
-        self._pending.extend(memoryview(part) for part in parts[index:])
+        self._pending.extend(rest)
         self.pump()
 
     def pump(self) -> None:
