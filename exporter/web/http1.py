@@ -46,7 +46,7 @@ class HttpConnection(asyncio.Protocol):
         self._close_after = False
         self._idle = False  # waiting between requests of a kept-alive connection
         self._closing = False  # no more requests are read once the answer is out
-        self._tls = False
+        self._raw: Any = None  # under TLS, the TCP transport beneath it
         self._closed = False
 
     def _parser(self) -> h11.Connection:
@@ -88,7 +88,7 @@ class HttpConnection(asyncio.Protocol):
             tls.abort()
             self._forget()
             return
-        self._tls = True
+        self._raw = transport
         tls.set_protocol(self)
         self._ready(tls)
         for data in early.received:
@@ -121,8 +121,15 @@ class HttpConnection(asyncio.Protocol):
     def _shut(self) -> None:
         """Close after the bytes already queued, and read nothing more."""
         self._closing = True
-        if self.transport is not None:
-            self.transport.close()
+        if self.transport is None:
+            return
+        self.transport.close()
+        if self._raw is not None and not self._raw.is_closing():
+            # asyncio keeps the TCP connection until the client's close_notify (up to 30 s), so a
+            # client waiting for our close would wait as long: ours is followed by a FIN at once,
+            # and the connection is dropped if the client has not closed within the write bound.
+            self._raw.write_eof()
+            self._arm_read(self.shared.limits.write_timeout)
 
     def _arm_read(self, seconds: float) -> None:
         self.read_deadline = self.loop.time() + max(0.0, seconds)
@@ -130,7 +137,9 @@ class HttpConnection(asyncio.Protocol):
     def read_timed_out(self) -> None:
         """Idle, head or body took too long: close (the client gets no answer it could still use)."""
         self.read_deadline = 0.0
-        if not self.outbox.busy:
+        if self._closing and self._raw is not None:
+            self.close()  # closed on our side, and the client never closed on its side
+        elif not self.outbox.busy:
             self._shut()
 
     # --- reading -----------------------------------------------------------------------------
@@ -150,7 +159,7 @@ class HttpConnection(asyncio.Protocol):
         self.h11.receive_data(b"")
         self._process()
         # Half-open, the transport stays up until the answer is out (TLS transports close regardless).
-        return None if self._tls else True
+        return None if self._raw is not None else True
 
     def _process(self) -> None:
         while not self.outbox.busy and not self._closing and not self._closed:
