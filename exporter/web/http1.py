@@ -16,11 +16,11 @@ import h11
 import structlog
 
 from exporter.web.handshake import handshake
-from exporter.web.messages import Request, Response, text
+from exporter.web.messages import Response, text
 from exporter.web.outbox import Outbox
 from exporter.web.screen import has_body, screen
 from exporter.web.shared import Shared
-from exporter.web.wire import CLOSE_LINE, BadHeader, header_lines, keep_alive, status_line
+from exporter.web.wire import BadHeader, keep_alive, request_of, response_head
 
 log = structlog.get_logger("exporter")
 
@@ -217,21 +217,12 @@ class HttpConnection(asyncio.Protocol):
         if self._early is not None:
             self._respond(self._early)
             return
-        target = head.target.decode("latin-1")
-        path, _, query = target.partition("?")
-        request = Request(
-            head.method.decode("latin-1"),
-            path,
-            query,
-            tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in head.headers),
-            b"".join(self._body),
-        )
+        request = request_of(head, b"".join(self._body))
         self._body = []
-        route = self.shared.routes[path]
         try:
-            response = route.handler(request)
+            response = self.shared.routes[request.path].handler(request)
         except Exception:  # a handler's bug must not take the connection's loop with it
-            log.exception("HTTP handler failed", path=path)
+            log.exception("HTTP handler failed", path=request.path)
             response = text(HTTPStatus.INTERNAL_SERVER_ERROR, "internal server error\n")
         self._respond(response)
 
@@ -248,20 +239,8 @@ class HttpConnection(asyncio.Protocol):
         parts = (
             () if request is not None and request.method == b"HEAD" else tuple(p for p in response.parts if p)
         )
-        # No Server header, as Go's servers send none: it tells a scanner more than a client needs.
         try:
-            head = b"".join(
-                (
-                    status_line(int(response.status)),
-                    header_lines((("content-type", response.content_type),)),
-                    b"content-length: %d\r\n" % response.length,
-                    self.shared.date_line(),
-                    header_lines(response.headers),
-                    header_lines(extra),
-                    CLOSE_LINE if self._close_after else b"",
-                    b"\r\n",
-                )
-            )
+            head = response_head(response, self.shared.date_line(), extra, close=self._close_after)
         except BadHeader as exc:
             log.error("a response was not sent: its head is malformed", error=str(exc))
             self._shut()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import h11
 import pytest
 
-from exporter.web.wire import BadHeader, header_lines, keep_alive, status_line
+from exporter.web.messages import Response
+from exporter.web.wire import BadHeader, header_lines, keep_alive, request_of, response_head, status_line
 
 
 def request(version: bytes = b"1.1", *headers: tuple[bytes, bytes]) -> h11.Request:
@@ -53,3 +54,22 @@ def test_keep_alive_follows_the_version_and_the_connection_header() -> None:
     assert not keep_alive(request(b"1.1", (b"connection", b"close")))
     assert not keep_alive(request(b"1.0"))
     assert not keep_alive(request(b"1.0", (b"connection", b"keep-alive")))  # as h11: no 1.0 keep-alive
+
+
+def test_a_response_head_has_framing_then_the_handlers_then_the_doors_headers() -> None:
+    response = Response(200, (b"ab", b"cde"), "text/plain", (("Vary", "Accept"),))
+    head = response_head(response, b"date: D\r\n", (("X-Frame-Options", "deny"),), close=True)
+    assert head == (
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 5\r\ndate: D\r\n"
+        b"Vary: Accept\r\nX-Frame-Options: deny\r\nConnection: close\r\n\r\n"
+    )
+    assert b"Connection" not in response_head(response, b"", (), close=False)
+    with pytest.raises(BadHeader):
+        response_head(response, b"", (("X-Bad", "a\nb"),), close=False)
+
+
+def test_a_request_head_becomes_the_handlers_request() -> None:
+    head = h11.Request(method="GET", target="/metrics?x=1", headers=[("Host", "x"), ("Accept", "t/p")])
+    request = request_of(head, b"body")
+    assert (request.method, request.path, request.query, request.body) == ("GET", "/metrics", "x=1", b"body")
+    assert request.headers == (("host", "x"), ("accept", "t/p")) and request.header("ACCEPT") == "t/p"
