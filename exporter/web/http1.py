@@ -1,8 +1,8 @@
-"""One HTTP/1.1 connection as an asyncio protocol: h11 parses, only complete requests reach a handler.
+"""One HTTP/1.1 connection as an asyncio protocol: its requests read, bounded, screened and answered.
 
 Nothing here blocks. A connection costs a few kilobytes while it waits; its time in each phase is
-bounded (see Limits), and a response is handed to the transport a chunk at a time as the client takes
-it, so a slow reader holds at most a couple of chunks of memory and nobody else's time.
+bounded (see Limits). Requests are read by parser.py, only complete ones reach a handler, and the
+response goes out through outbox.py a chunk at a time as the client takes it.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from typing import Any
 import h11
 import structlog
 
-from exporter.web.handshake import handshake
+from exporter.web.handshake import secure
 from exporter.web.messages import Response, text
 from exporter.web.outbox import Outbox
-from exporter.web.screen import has_body, screen
+from exporter.web.parser import RequestParser
+from exporter.web.screen import screen
 from exporter.web.shared import Shared
-from exporter.web.wire import BadHeader, keep_alive, request_of, response_head
+from exporter.web.wire import BadHeader, Head, request_of, response_head
 
 log = structlog.get_logger("exporter")
 
@@ -32,14 +33,14 @@ class HttpConnection(asyncio.Protocol):
         self.shared = shared
         self.loop = loop
         self.transport: Any = None
-        self.h11 = self._parser()
+        self.parser = RequestParser(shared.limits.max_head_bytes, shared.heads)
         self.outbox = Outbox(loop, shared.limits.write_timeout, self._finished)
         # Deadlines on the loop's clock (0: none), checked by the loop's sweep (Shared.sweep): cheaper
         # than a timer handle armed and cancelled several times per request.
         self.read_deadline = 0.0
         self._reading_paused = False
         self._request_deadline = 0.0
-        self._head: h11.Request | None = None
+        self._head: Head | None = None
         self._early: Response | None = None  # an answer decided from the head alone
         self._body: list[bytes] = []
         self._body_size = 0
@@ -48,10 +49,6 @@ class HttpConnection(asyncio.Protocol):
         self._closing = False  # no more requests are read once the answer is out
         self._raw: Any = None  # under TLS, the TCP transport beneath it
         self._closed = False
-
-    def _parser(self) -> h11.Connection:
-        """h11 reading one request (heads past the limit are its error, answered with 431)."""
-        return h11.Connection(h11.SERVER, max_incomplete_event_size=self.shared.limits.max_head_bytes)
 
     # --- connection life ---------------------------------------------------------------------
 
@@ -73,21 +70,13 @@ class HttpConnection(asyncio.Protocol):
         self.loop.create_task(self._upgrade(transport, context))
 
     async def _upgrade(self, transport: Any, context: ssl.SSLContext) -> None:
-        done = await handshake(self.loop, transport, context, self.shared.limits.read_header_timeout)
+        done = await secure(
+            self.loop, transport, context, self.shared.door, self.shared.limits.read_header_timeout
+        )
         if done is None or self._closed:
             self._forget()
             return
         tls, early = done
-        ssl_object = tls.get_extra_info("ssl_object")
-        try:
-            allowed = self.shared.door.peer_allowed(ssl_object.getpeercert() if ssl_object else None)
-        except Exception:
-            log.exception("checking the client certificate failed; connection refused")
-            allowed = False
-        if not allowed:
-            tls.abort()
-            self._forget()
-            return
         self._raw = transport
         tls.set_protocol(self)
         self._ready(tls)
@@ -151,12 +140,12 @@ class HttpConnection(asyncio.Protocol):
             self._idle = False
             self._request_deadline = self.loop.time() + self.shared.limits.read_timeout
             self._arm_read(self.shared.limits.read_header_timeout)
-        self.h11.receive_data(data)
+        self.parser.feed(data)
         self._process()
 
     def eof_received(self) -> bool | None:
         """The client finished sending: answer what it sent (h11 reports the close after), then close."""
-        self.h11.receive_data(b"")
+        self.parser.feed(b"")
         self._process()
         # Half-open, the transport stays up until the answer is out (TLS transports close regardless).
         return None if self._raw is not None else True
@@ -164,13 +153,13 @@ class HttpConnection(asyncio.Protocol):
     def _process(self) -> None:
         while not self.outbox.busy and not self._closing and not self._closed:
             try:
-                event = self.h11.next_event()
+                event = self.parser.next_event()
             except h11.RemoteProtocolError as exc:
                 self._protocol_error(exc)
                 return
-            if event is h11.NEED_DATA or event is h11.PAUSED:
+            if event is None:
                 return
-            if isinstance(event, h11.Request):
+            if isinstance(event, Head):
                 self._on_head(event)
             elif isinstance(event, h11.Data):
                 self._on_data(bytes(event.data))
@@ -185,7 +174,7 @@ class HttpConnection(asyncio.Protocol):
         status = exc.error_status_hint if exc.error_status_hint >= 400 else 400
         self._respond(text(status, f"{HTTPStatus(status).phrase.lower()}\n", close=True))
 
-    def _on_head(self, event: h11.Request) -> None:
+    def _on_head(self, event: Head) -> None:
         self._head = event
         self._body, self._body_size = [], 0
         try:
@@ -195,11 +184,11 @@ class HttpConnection(asyncio.Protocol):
             self._early = text(HTTPStatus.INTERNAL_SERVER_ERROR, "internal server error\n", close=True)
         # The head is complete: what remains of the request's time bound is for its body.
         self._arm_read(self._request_deadline - self.loop.time())
-        if self._early is not None and has_body(event):
+        if self._early is not None and event.has_body:
             # Answer at once and close: the body will never be read, so no next request can follow.
             self._respond(self._early, close=True)
-        elif self._early is None and self.h11.they_are_waiting_for_100_continue:
-            self.transport.write(self.h11.send(h11.InformationalResponse(status_code=100, headers=[])))
+        elif self._early is None and self.parser.waiting_for_100_continue:
+            self.transport.write(self.parser.continue_bytes())
 
     def _on_data(self, data: bytes) -> None:
         if self._early is not None:
@@ -230,7 +219,7 @@ class HttpConnection(asyncio.Protocol):
 
     def _respond(self, response: Response, close: bool = False) -> None:
         request = self._head
-        self._close_after = close or response.close or request is None or not keep_alive(request)
+        self._close_after = close or response.close or request is None or not request.keep_alive
         try:
             extra = self.shared.door.headers()
         except Exception:
@@ -255,20 +244,14 @@ class HttpConnection(asyncio.Protocol):
     def _finished(self) -> None:
         self._head = None
         self._early = None
-        if self._close_after or self.h11.their_state is not h11.DONE:
+        if self._close_after or not self.parser.complete:
             self._shut()
             return
-        # A fresh parser per request: ours never sent the response, so h11 cannot start a new cycle.
-        data, closed = self.h11.trailing_data
-        self.h11 = self._parser()
-        if data:
-            self.h11.receive_data(data)
-        if closed:
-            self.h11.receive_data(b"")
+        pending = self.parser.next_cycle()
         if self._reading_paused:
             self._reading_paused = False
             self.transport.resume_reading()
-        if data or closed:
+        if pending:
             # Pipelined bytes (or the client's close) already arrived; go on from the loop, not from
             # here, so a long pipeline cannot nest calls.
             self._request_deadline = self.loop.time() + self.shared.limits.read_timeout

@@ -9,6 +9,7 @@ from typing import Protocol
 from exporter.web.door import FrontDoor
 from exporter.web.limits import Limits
 from exporter.web.messages import Route
+from exporter.web.wire import KnownHeads
 
 
 class Deadlines(Protocol):
@@ -38,6 +39,7 @@ class Shared:
         self.door = door
         self.limits = limits
         self.connections: set[Deadlines] = set()
+        self.heads = KnownHeads()
         self._date = (0, b"")
         bounds = (limits.read_header_timeout, limits.read_timeout, limits.idle_timeout, limits.write_timeout)
         # Bounds are kept to within a fifth of the shortest (and at most a second) past their time.

@@ -11,6 +11,7 @@ scrape, so each distinct tuple is checked and encoded once.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from http import HTTPStatus
 
@@ -27,6 +28,10 @@ _STATUS_LINES = {
 _CLOSE_LINE = b"Connection: close\r\n"
 
 Headers = tuple[tuple[str, str], ...]
+# Scrapers send the same request, byte for byte, every time: a chunk that was exactly one whole request
+# without a body is parsed once per loop. At most this many heads are kept, each at most this long.
+KNOWN_HEADS = 64
+KNOWN_HEAD_BYTES = 4096
 
 
 class BadHeader(ValueError):
@@ -68,6 +73,27 @@ def keep_alive(request: h11.Request) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Head:
+    """A parsed request head as the server reads it again and again: h11's fields, and two answers."""
+
+    method: bytes
+    target: bytes
+    headers: tuple[tuple[bytes, bytes], ...]  # names lower-cased, as h11 gives them
+    keep_alive: bool
+    has_body: bool  # a non-zero Content-Length, or any Transfer-Encoding
+
+
+def head_of(event: h11.Request) -> Head:
+    """The head h11 parsed, with its headers copied out once (h11's own are slow to walk)."""
+    headers = tuple(event.headers)
+    body = any(
+        name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0")
+        for name, value in headers
+    )
+    return Head(event.method, event.target, headers, keep_alive(event), body)
+
+
 def response_head(response: Response, date_line: bytes, extra: Headers, *, close: bool) -> bytes:
     """The status line and headers of ``response`` (with ``extra`` after its own), ready to send."""
     # No Server header, as Go's servers send none: it tells a scanner more than a client needs.
@@ -85,8 +111,27 @@ def response_head(response: Response, date_line: bytes, extra: Headers, *, close
     )
 
 
-def request_of(head: h11.Request, body: bytes) -> Request:
+def request_of(head: Head, body: bytes) -> Request:
     """The handler's view of a parsed request head and its body (text decoded as Latin-1, as h11 reads)."""
     path, _, query = head.target.decode("latin-1").partition("?")
     headers = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in head.headers)
     return Request(head.method.decode("latin-1"), path, query, headers, body)
+
+
+class KnownHeads:
+    """Request heads parsed before, by the exact bytes they arrived in (one set per event loop)."""
+
+    def __init__(self) -> None:
+        self._heads: dict[bytes, Head] = {}
+
+    def get(self, data: bytes) -> Head | None:
+        """The head h11 parsed from exactly ``data`` (a whole request without a body), if seen before."""
+        return self._heads.get(data)
+
+    def add(self, data: bytes, head: Head) -> None:
+        """Remember that ``data`` was exactly ``head`` and its end (a full set starts again: no LRU cost)."""
+        if len(data) > KNOWN_HEAD_BYTES:
+            return
+        if len(self._heads) >= KNOWN_HEADS:
+            self._heads.clear()
+        self._heads[data] = head

@@ -117,6 +117,27 @@ def test_a_client_that_asks_to_close_gets_connection_close_and_a_closed_connecti
         assert b"connection: close" in head and b"content-length: 6" in head and b"date: " in reply.lower()
 
 
+def test_a_request_seen_before_is_answered_alike_and_a_part_of_one_is_not_taken_for_it(
+    start_server: StartServer,
+) -> None:
+    server = start_server()
+    request = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        for _ in range(3):  # the second and third are the first's bytes again
+            sock.sendall(request)
+            assert sock.recv(65536).endswith(b"\r\n\r\nhello\n")
+        sock.sendall(request[:20])  # a head in two segments: the first alone is no request
+        time.sleep(0.2)
+        sock.sendall(request[20:])
+        assert sock.recv(65536).endswith(b"\r\n\r\nhello\n")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=1) as sock:
+        sock.sendall(request[:20])
+        with pytest.raises(TimeoutError):
+            sock.recv(65536)
+    reply = raw(server.port, b"POST /hello HTTP/1.1\r\nHost: x\r\n\r\n" * 2 + b"GET /nope HTTP/1.0\r\n\r\n")
+    assert re.findall(rb"HTTP/1.1 (\d+)", reply) == [b"405", b"405", b"404"]
+
+
 def test_a_malformed_header_from_a_handler_is_never_sent(start_server: StartServer) -> None:
     server = start_server()
     server.add_route("/bad", GET, lambda request: text(200, "x\n", (("X-Bad", "a\r\nSet-Cookie: b"),)))

@@ -6,7 +6,16 @@ import h11
 import pytest
 
 from exporter.web.messages import Response
-from exporter.web.wire import BadHeader, header_lines, keep_alive, request_of, response_head, status_line
+from exporter.web.wire import (
+    BadHeader,
+    KnownHeads,
+    head_of,
+    header_lines,
+    keep_alive,
+    request_of,
+    response_head,
+    status_line,
+)
 
 
 def request(version: bytes = b"1.1", *headers: tuple[bytes, bytes]) -> h11.Request:
@@ -70,6 +79,26 @@ def test_a_response_head_has_framing_then_the_handlers_then_the_doors_headers() 
 
 def test_a_request_head_becomes_the_handlers_request() -> None:
     head = h11.Request(method="GET", target="/metrics?x=1", headers=[("Host", "x"), ("Accept", "t/p")])
-    request = request_of(head, b"body")
+    request = request_of(head_of(head), b"body")
     assert (request.method, request.path, request.query, request.body) == ("GET", "/metrics", "x=1", b"body")
     assert request.headers == (("host", "x"), ("accept", "t/p")) and request.header("ACCEPT") == "t/p"
+
+
+def test_a_head_is_read_once_with_its_framing_and_keep_alive() -> None:
+    plain = head_of(request(b"1.1", (b"content-length", b"0")))
+    assert plain.headers == ((b"host", b"x"), (b"content-length", b"0"))
+    assert not plain.has_body and plain.keep_alive
+    assert head_of(request(b"1.1", (b"content-length", b"3"))).has_body
+    assert head_of(request(b"1.1", (b"transfer-encoding", b"chunked"))).has_body
+    assert not head_of(request(b"1.0")).keep_alive
+
+
+def test_known_heads_are_bounded_in_number_and_size() -> None:
+    known, head = KnownHeads(), head_of(request())
+    known.add(b"x" * 5000, head)
+    assert known.get(b"x" * 5000) is None, "too long to keep"
+    for n in range(64):
+        known.add(b"GET /%d" % n, head)
+    assert known.get(b"GET /0") is head
+    known.add(b"GET /64", head)  # the 65th: the set starts again
+    assert known.get(b"GET /0") is None and known.get(b"GET /64") is head
