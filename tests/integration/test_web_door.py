@@ -23,7 +23,7 @@ from exporter.web.limits import Limits
 from exporter.web.messages import text
 from exporter.web.server import WebServer
 from tests.support.builders import sim_env
-from tests.support.tls import bcrypt_hash, write_web_config
+from tests.support.tls import bcrypt_hash, handshake_in_memory, write_web_config
 
 GOOD = "Basic dXNlcjpwYXNz"
 CHALLENGE = 'Basic realm="soda"'
@@ -153,16 +153,8 @@ def tls_exchange(port: int, ca: trustme.CA, request: bytes, *, with_last_flight:
     """Send ``request`` over TLS, with the client's Finished or after it; (reply, seconds until EOF)."""
     context = ssl.create_default_context()
     ca.configure_trust(context)
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = context.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
     with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
-        while True:
-            try:
-                tls.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                sock.sendall(outgoing.read())
-                incoming.write(sock.recv(65536))
+        tls, incoming, outgoing = handshake_in_memory(sock, context)
         if not with_last_flight:
             sock.sendall(outgoing.read())
             time.sleep(0.2)
