@@ -129,8 +129,11 @@ class KnownHeads:
         return self._heads.get(data)
 
     def add(self, data: bytes, head: Head) -> None:
-        """Remember that ``data`` was exactly ``head`` and its end (a full set starts again: no LRU cost)."""
-        if len(data) > KNOWN_HEAD_BYTES:
+        """Remember that ``data`` was exactly ``head`` and its end (a full set starts again: no LRU cost).
+
+        Heads carrying credentials are not kept: a password stays in memory no longer than its request.
+        """
+        if len(data) > KNOWN_HEAD_BYTES or any(name == b"authorization" for name, _ in head.headers):
             return
         if len(self._heads) >= KNOWN_HEADS:
             self._heads.clear()

@@ -102,3 +102,5 @@ def test_known_heads_are_bounded_in_number_and_size() -> None:
     assert known.get(b"GET /0") is head
     known.add(b"GET /64", head)  # the 65th: the set starts again
     assert known.get(b"GET /0") is None and known.get(b"GET /64") is head
+    known.add(b"GET /secret", head_of(request(b"1.1", (b"authorization", b"Basic dTpw"))))
+    assert known.get(b"GET /secret") is None, "credentials are not kept"
