@@ -2,9 +2,9 @@
 
 The response is written without h11 (see wire.py), so h11 cannot start a second cycle: each request
 gets a fresh h11 connection fed what the previous one had not consumed. A chunk that arrives on a
-fresh parser and is exactly a whole request without a body (and without credentials) is remembered per
-loop (KnownHeads), and
-the same bytes again are that head and its end without parsing: scrapers repeat themselves.
+fresh parser and is exactly a whole request without a body (nor credentials) is remembered per loop
+(KnownHeads), and the same bytes again are that head and its end without parsing: scrapers repeat
+themselves.
 """
 
 from __future__ import annotations
