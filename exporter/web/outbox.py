@@ -55,7 +55,7 @@ class Outbox:
         rest = [memoryview(part) for part in parts[index:]]
         if rest:
             # The odd end of the first large part rides with the head, the rest in whole chunks: one
-            # write fewer (a 300 kB gzipped /metrics goes in two, not three) for a copy of under 64 kB.
+            # write fewer (a 290 kB body goes in two, not three) for a copy of under 64 kB.
             odd = len(rest[0]) % CHUNK_BYTES
             if odd and size + odd <= COALESCE_BYTES:
                 first.append(rest[0][:odd])
