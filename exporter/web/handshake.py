@@ -1,10 +1,16 @@
-"""The TLS handshake of an accepted connection, with what arrives before the connection takes over."""
+"""A connection's TLS handshake and peer check, keeping what arrives before the connection takes over."""
 
 from __future__ import annotations
 
 import asyncio
 import ssl
 from typing import Any
+
+import structlog
+
+from exporter.web.door import FrontDoor
+
+log = structlog.get_logger("exporter")
 
 
 class Handshaking(asyncio.Protocol):
@@ -40,3 +46,23 @@ async def handshake(
         transport.abort()
         return None
     return (tls, early) if tls is not None else None
+
+
+async def secure(
+    loop: asyncio.AbstractEventLoop, transport: Any, context: ssl.SSLContext, door: FrontDoor, timeout: float
+) -> tuple[Any, Handshaking] | None:
+    """The handshake, then the door's check of the client certificate; None when either failed (closed)."""
+    done = await handshake(loop, transport, context, timeout)
+    if done is None:
+        return None
+    tls = done[0]
+    ssl_object = tls.get_extra_info("ssl_object")
+    try:
+        allowed = door.peer_allowed(ssl_object.getpeercert() if ssl_object else None)
+    except Exception:
+        log.exception("checking the client certificate failed; connection refused")
+        allowed = False
+    if not allowed:
+        tls.abort()
+        return None
+    return done

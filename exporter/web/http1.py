@@ -1,36 +1,29 @@
-"""One HTTP/1.1 connection as an asyncio protocol: h11 parses, only complete requests reach a handler.
+"""One HTTP/1.1 connection as an asyncio protocol: its requests read, bounded, screened and answered.
 
 Nothing here blocks. A connection costs a few kilobytes while it waits; its time in each phase is
-bounded (see Limits), and a response is handed to the transport a chunk at a time as the client takes
-it, so a slow reader holds at most a couple of chunks of memory and nobody else's time.
+bounded (see Limits). Requests are read by parser.py, only complete ones reach a handler, and the
+response goes out through outbox.py a chunk at a time as the client takes it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-from collections import deque
 from http import HTTPStatus
 from typing import Any
 
 import h11
 import structlog
 
-from exporter.web.handshake import handshake
-from exporter.web.messages import Request, Response, text
-from exporter.web.screen import has_body, screen
+from exporter.web.handshake import secure
+from exporter.web.messages import Response, text
+from exporter.web.outbox import Outbox
+from exporter.web.parser import RequestParser
+from exporter.web.screen import screen
 from exporter.web.shared import Shared
+from exporter.web.wire import BadHeader, Head, request_of, response_head
 
 log = structlog.get_logger("exporter")
-
-# Bytes handed to the transport at once, and its buffer's high and low water marks: per connection,
-# at most about two chunks wait in user space, however slowly the client reads.
-CHUNK_BYTES = 256 * 1024
-HIGH_WATER = CHUNK_BYTES
-LOW_WATER = CHUNK_BYTES // 4
-# The status line, headers and small bodies go out in one write.
-COALESCE_BYTES = 64 * 1024
-REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
 class HttpConnection(asyncio.Protocol):
@@ -40,25 +33,21 @@ class HttpConnection(asyncio.Protocol):
         self.shared = shared
         self.loop = loop
         self.transport: Any = None
-        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=shared.limits.max_head_bytes)
+        self.parser = RequestParser(shared.limits.max_head_bytes, shared.heads)
+        self.outbox = Outbox(loop, shared.limits.write_timeout, self._finished)
         # Deadlines on the loop's clock (0: none), checked by the loop's sweep (Shared.sweep): cheaper
         # than a timer handle armed and cancelled several times per request.
         self.read_deadline = 0.0
-        self.write_deadline = 0.0
         self._reading_paused = False
         self._request_deadline = 0.0
-        self._head: h11.Request | None = None
+        self._head: Head | None = None
         self._early: Response | None = None  # an answer decided from the head alone
         self._body: list[bytes] = []
         self._body_size = 0
-        self._pending: deque[memoryview] = deque()
-        self._responding = False
         self._close_after = False
-        self._write_paused = False
-        self._stalled_at = 0
         self._idle = False  # waiting between requests of a kept-alive connection
         self._closing = False  # no more requests are read once the answer is out
-        self._tls = False
+        self._raw: Any = None  # under TLS, the TCP transport beneath it
         self._closed = False
 
     # --- connection life ---------------------------------------------------------------------
@@ -81,22 +70,14 @@ class HttpConnection(asyncio.Protocol):
         self.loop.create_task(self._upgrade(transport, context))
 
     async def _upgrade(self, transport: Any, context: ssl.SSLContext) -> None:
-        done = await handshake(self.loop, transport, context, self.shared.limits.read_header_timeout)
+        done = await secure(
+            self.loop, transport, context, self.shared.door, self.shared.limits.read_header_timeout
+        )
         if done is None or self._closed:
             self._forget()
             return
         tls, early = done
-        ssl_object = tls.get_extra_info("ssl_object")
-        try:
-            allowed = self.shared.door.peer_allowed(ssl_object.getpeercert() if ssl_object else None)
-        except Exception:
-            log.exception("checking the client certificate failed; connection refused")
-            allowed = False
-        if not allowed:
-            tls.abort()
-            self._forget()
-            return
-        self._tls = True
+        self._raw = transport
         tls.set_protocol(self)
         self._ready(tls)
         for data in early.received:
@@ -106,7 +87,7 @@ class HttpConnection(asyncio.Protocol):
 
     def _ready(self, transport: Any) -> None:
         self.transport = transport
-        transport.set_write_buffer_limits(high=HIGH_WATER, low=LOW_WATER)
+        self.outbox.attach(transport)
         self._request_deadline = self.loop.time() + self.shared.limits.read_timeout
         self._arm_read(self.shared.limits.read_header_timeout)
 
@@ -116,8 +97,8 @@ class HttpConnection(asyncio.Protocol):
 
     def _forget(self) -> None:
         self._closed = True
-        self._pending.clear()
-        self.read_deadline = self.write_deadline = 0.0
+        self.outbox.clear()
+        self.read_deadline = 0.0
         self.shared.connections.discard(self)
 
     def close(self) -> None:
@@ -129,8 +110,15 @@ class HttpConnection(asyncio.Protocol):
     def _shut(self) -> None:
         """Close after the bytes already queued, and read nothing more."""
         self._closing = True
-        if self.transport is not None:
-            self.transport.close()
+        if self.transport is None:
+            return
+        self.transport.close()
+        if self._raw is not None and not self._raw.is_closing():
+            # asyncio keeps the TCP connection until the client's close_notify (up to 30 s), so a
+            # client waiting for our close would wait as long: ours is followed by a FIN at once,
+            # and the connection is dropped if the client has not closed within the write bound.
+            self._raw.write_eof()
+            self._arm_read(self.shared.limits.write_timeout)
 
     def _arm_read(self, seconds: float) -> None:
         self.read_deadline = self.loop.time() + max(0.0, seconds)
@@ -138,7 +126,9 @@ class HttpConnection(asyncio.Protocol):
     def read_timed_out(self) -> None:
         """Idle, head or body took too long: close (the client gets no answer it could still use)."""
         self.read_deadline = 0.0
-        if not self._responding:
+        if self._closing and self._raw is not None:
+            self.close()  # closed on our side, and the client never closed on its side
+        elif not self.outbox.busy:
             self._shut()
 
     # --- reading -----------------------------------------------------------------------------
@@ -150,26 +140,26 @@ class HttpConnection(asyncio.Protocol):
             self._idle = False
             self._request_deadline = self.loop.time() + self.shared.limits.read_timeout
             self._arm_read(self.shared.limits.read_header_timeout)
-        self.h11.receive_data(data)
+        self.parser.feed(data)
         self._process()
 
     def eof_received(self) -> bool | None:
         """The client finished sending: answer what it sent (h11 reports the close after), then close."""
-        self.h11.receive_data(b"")
+        self.parser.feed(b"")
         self._process()
         # Half-open, the transport stays up until the answer is out (TLS transports close regardless).
-        return None if self._tls else True
+        return None if self._raw is not None else True
 
     def _process(self) -> None:
-        while not self._responding and not self._closing and not self._closed:
+        while not self.outbox.busy and not self._closing and not self._closed:
             try:
-                event = self.h11.next_event()
+                event = self.parser.next_event()
             except h11.RemoteProtocolError as exc:
                 self._protocol_error(exc)
                 return
-            if event is h11.NEED_DATA or event is h11.PAUSED:
+            if event is None:
                 return
-            if isinstance(event, h11.Request):
+            if isinstance(event, Head):
                 self._on_head(event)
             elif isinstance(event, h11.Data):
                 self._on_data(bytes(event.data))
@@ -180,13 +170,11 @@ class HttpConnection(asyncio.Protocol):
                 return
 
     def _protocol_error(self, exc: h11.RemoteProtocolError) -> None:
-        if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-            status = exc.error_status_hint if exc.error_status_hint >= 400 else 400
-            self._respond(text(status, f"{HTTPStatus(status).phrase.lower()}\n", close=True))
-        else:
-            self._shut()
+        # Reading stops once a request is answered, so the broken one has no answer yet.
+        status = exc.error_status_hint if exc.error_status_hint >= 400 else 400
+        self._respond(text(status, f"{HTTPStatus(status).phrase.lower()}\n", close=True))
 
-    def _on_head(self, event: h11.Request) -> None:
+    def _on_head(self, event: Head) -> None:
         self._head = event
         self._body, self._body_size = [], 0
         try:
@@ -196,11 +184,11 @@ class HttpConnection(asyncio.Protocol):
             self._early = text(HTTPStatus.INTERNAL_SERVER_ERROR, "internal server error\n", close=True)
         # The head is complete: what remains of the request's time bound is for its body.
         self._arm_read(self._request_deadline - self.loop.time())
-        if self._early is not None and has_body(event):
+        if self._early is not None and event.has_body:
             # Answer at once and close: the body will never be read, so no next request can follow.
             self._respond(self._early, close=True)
-        elif self._early is None and self.h11.they_are_waiting_for_100_continue:
-            self.transport.write(self.h11.send(h11.InformationalResponse(status_code=100, headers=[])))
+        elif self._early is None and self.parser.waiting_for_100_continue:
+            self.transport.write(self.parser.continue_bytes())
 
     def _on_data(self, data: bytes) -> None:
         if self._early is not None:
@@ -218,101 +206,52 @@ class HttpConnection(asyncio.Protocol):
         if self._early is not None:
             self._respond(self._early)
             return
-        target = head.target.decode("latin-1")
-        path, _, query = target.partition("?")
-        request = Request(
-            head.method.decode("latin-1"),
-            path,
-            query,
-            tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in head.headers),
-            b"".join(self._body),
-        )
+        request = request_of(head, b"".join(self._body))
         self._body = []
-        route = self.shared.routes[path]
         try:
-            response = route.handler(request)
+            response = self.shared.routes[request.path].handler(request)
         except Exception:  # a handler's bug must not take the connection's loop with it
-            log.exception("HTTP handler failed", path=path)
+            log.exception("HTTP handler failed", path=request.path)
             response = text(HTTPStatus.INTERNAL_SERVER_ERROR, "internal server error\n")
         self._respond(response)
 
     # --- writing -----------------------------------------------------------------------------
 
     def _respond(self, response: Response, close: bool = False) -> None:
-        head_request = self._head is not None and self._head.method == b"HEAD"
+        request = self._head
+        self._close_after = close or response.close or request is None or not request.keep_alive
         try:
             extra = self.shared.door.headers()
         except Exception:
             log.exception("the web configuration's headers failed")
             extra = ()
-        # No Server header, as Go's servers send none: it tells a scanner more than a client needs.
-        headers = [
-            ("content-type", response.content_type),
-            ("content-length", str(response.length)),
-            ("date", self.shared.date()),
-            *response.headers,
-            *extra,
-        ]
-        if close or response.close:
-            headers.append(("Connection", "close"))
-        status = int(response.status)
+        parts = (
+            () if request is not None and request.method == b"HEAD" else tuple(p for p in response.parts if p)
+        )
         try:
-            reason = REASONS.get(status) or HTTPStatus(status).phrase
-            head = self.h11.send(h11.Response(status_code=status, headers=headers, reason=reason))
-            parts = () if head_request else tuple(part for part in response.parts if part)
-            for part in parts:
-                self.h11.send_with_data_passthrough(h11.Data(data=part))
-            self.h11.send(h11.EndOfMessage())
-        except h11.LocalProtocolError:
+            head = response_head(response, self.shared.date_line(), extra, close=self._close_after)
+        except BadHeader as exc:
+            log.error("a response was not sent: its head is malformed", error=str(exc))
             self._shut()
             return
-        self._responding = True
-        self._close_after = close or response.close or self.h11.our_state is h11.MUST_CLOSE
-        self._queue(head, parts)
-        self._pump()
-        if self._responding and not self._closing:
+        self.outbox.send(head, parts)
+        if self.outbox.busy and not self._closing:
             # The client is slow to take the answer: its pipelined requests wait in the kernel, not
             # in our memory (pausing only now saves two system calls on every quick answer).
             self._reading_paused = True
             self.transport.pause_reading()
 
-    def _queue(self, head: bytes, parts: tuple[bytes, ...]) -> None:
-        first = [head]
-        size = len(head)
-        index = 0
-        while index < len(parts) and size + len(parts[index]) <= COALESCE_BYTES:
-            first.append(parts[index])
-            size += len(parts[index])
-            index += 1
-        self._pending.append(memoryview(b"".join(first) if len(first) > 1 else head))
-        self._pending.extend(memoryview(part) for part in parts[index:])
-
-    def _pump(self) -> None:
-        """Hand queued bytes to the transport while it wants more; finish the response when all went."""
-        pending = self._pending
-        while pending and not self._write_paused and not self._closed:
-            view = pending[0]
-            if len(view) > CHUNK_BYTES:
-                pending[0] = view[CHUNK_BYTES:]
-                view = view[:CHUNK_BYTES]
-            else:
-                pending.popleft()
-            self.transport.write(view)
-        if not pending and self._responding and not self._closed:
-            self._finished()
-
     def _finished(self) -> None:
-        self._responding = False
         self._head = None
         self._early = None
-        if self._close_after or self.h11.their_state is not h11.DONE:
+        if self._close_after or not self.parser.complete:
             self._shut()
             return
-        self.h11.start_next_cycle()
+        pending = self.parser.next_cycle()
         if self._reading_paused:
             self._reading_paused = False
             self.transport.resume_reading()
-        if self.h11.trailing_data[0] or self.h11.trailing_data[1]:
+        if pending:
             # Pipelined bytes (or the client's close) already arrived; go on from the loop, not from
             # here, so a long pipeline cannot nest calls.
             self._request_deadline = self.loop.time() + self.shared.limits.read_timeout
@@ -324,27 +263,18 @@ class HttpConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         """The transport's buffer is full: stop handing it bytes, and watch for a client that stalls."""
-        self._write_paused = True
-        self._stalled_at = self.transport.get_write_buffer_size()
-        self._arm_write()
+        self.outbox.pause()
 
     def resume_writing(self) -> None:
         """The client took enough: go on."""
-        self._write_paused = False
-        self.write_deadline = 0.0
-        self._pump()
+        self.outbox.resume()
 
-    def _arm_write(self) -> None:
-        self.write_deadline = self.loop.time() + self.shared.limits.write_timeout
+    @property
+    def write_deadline(self) -> float:
+        """When the client must have taken more of the response (0: no bound running)."""
+        return self.outbox.deadline
 
     def write_timed_out(self) -> None:
         """Disconnect a client that took no byte for write_timeout; give one that reads more time."""
-        self.write_deadline = 0.0
-        if self._closed or not self._write_paused:
-            return
-        left = self.transport.get_write_buffer_size()
-        if left < self._stalled_at:
-            self._stalled_at = left
-            self._arm_write()
-            return
-        self.close()
+        if self.outbox.stalled():
+            self.close()

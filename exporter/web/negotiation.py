@@ -10,6 +10,7 @@ and each is judged in turn, OpenMetrics versions by ``choose_encoder`` itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, choose_encoder, gzip_accepted
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as CONTENT_TYPE_OPENMETRICS
@@ -77,6 +78,8 @@ def _wants_openmetrics(accept: str | None) -> bool:
     return False
 
 
+# Scrapers send the same two headers every time: the choice is pure, so it is made once per pair.
+@lru_cache(maxsize=64)
 def negotiate(accept: str | None, accept_encoding: str | None) -> Choice:
     """Pick the exposition format and encoding the client prefers among those the exporter has ready."""
     return Choice(_wants_openmetrics(accept), _gzip_wanted(accept_encoding))

@@ -11,6 +11,8 @@ from exporter.web.negotiation import VARY, negotiate
 from exporter.web.server import WebServer
 
 GET = frozenset({"GET", "HEAD"})
+_PLAIN_HEADERS = (("Vary", VARY),)
+_GZIP_HEADERS = (("Vary", VARY), ("Content-Encoding", "gzip"))
 
 
 class ExporterPages:
@@ -31,9 +33,7 @@ class ExporterPages:
         """Live exporter metrics (at most a second old), then the pre-rendered snapshot bytes."""
         choice = negotiate(request.header("accept"), request.header("accept-encoding"))
         body = self.state.scrape_parts(openmetrics=choice.openmetrics, gzipped=choice.gzipped)
-        headers: tuple[tuple[str, str], ...] = (("Vary", VARY),)
-        if choice.gzipped:
-            headers += (("Content-Encoding", "gzip"),)
+        headers = _GZIP_HEADERS if choice.gzipped else _PLAIN_HEADERS
         return Response(HTTPStatus.OK, body, choice.content_type, headers)
 
     def landing(self, request: Request) -> Response:

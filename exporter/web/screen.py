@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-import h11
-
 from exporter.web.messages import Response, text
 from exporter.web.shared import Shared
+from exporter.web.wire import Head
 
 
-def has_body(event: h11.Request) -> bool:
-    """Whether the request announces a body (a non-zero Content-Length, or any Transfer-Encoding)."""
-    for name, value in event.headers:
-        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
-            return True
-    return False
-
-
-def screen(event: h11.Request, shared: Shared) -> Response | None:
+def screen(event: Head, shared: Shared) -> Response | None:
     """The answer the head alone decides: 401, 413, 404 or 405; None when the request may go on."""
     door = shared.door
     authorization = next((v.decode("latin-1") for k, v in event.headers if k == b"authorization"), None)

@@ -9,13 +9,17 @@ from typing import Protocol
 from exporter.web.door import FrontDoor
 from exporter.web.limits import Limits
 from exporter.web.messages import Route
+from exporter.web.wire import KnownHeads
 
 
 class Deadlines(Protocol):
     """A connection as its loop sees it: two deadlines on the loop's clock (0: none), and close."""
 
     read_deadline: float
-    write_deadline: float
+
+    @property
+    def write_deadline(self) -> float:
+        """When its client must have taken more of the response (0: no bound running)."""
 
     def read_timed_out(self) -> None:
         """Its idle, head or body bound has passed."""
@@ -35,7 +39,8 @@ class Shared:
         self.door = door
         self.limits = limits
         self.connections: set[Deadlines] = set()
-        self._date = (0, "")
+        self.heads = KnownHeads()
+        self._date = (0, b"")
         bounds = (limits.read_header_timeout, limits.read_timeout, limits.idle_timeout, limits.write_timeout)
         # Bounds are kept to within a fifth of the shortest (and at most a second) past their time.
         self.sweep_interval = min(1.0, max(0.05, min(bounds) / 5))
@@ -48,9 +53,9 @@ class Shared:
             if connection.write_deadline and now >= connection.write_deadline:
                 connection.write_timed_out()
 
-    def date(self) -> str:
-        """The Date header's value, formatted once a second."""
+    def date_line(self) -> bytes:
+        """The Date header's line, formatted once a second."""
         now = int(time.time())
         if self._date[0] != now:
-            self._date = (now, formatdate(now, usegmt=True))
+            self._date = (now, b"date: %s\r\n" % formatdate(now, usegmt=True).encode("ascii"))
         return self._date[1]

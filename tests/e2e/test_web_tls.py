@@ -26,7 +26,14 @@ from tests.binaries import require_binary
 from tests.support.builders import incident, make_org, sim_env
 from tests.support.http import free_port, samples
 from tests.support.monitoring_stack import Processes, PrometheusAPI
-from tests.support.tls import Pki, bcrypt_hash, make_pki, tls_server_config, write_web_config
+from tests.support.tls import (
+    Pki,
+    bcrypt_hash,
+    handshake_in_memory,
+    make_pki,
+    tls_server_config,
+    write_web_config,
+)
 from tests.support.waiting import wait_for, wait_until
 
 PASSWORD = "scrape-password-81c2"
@@ -358,16 +365,8 @@ def request_with_the_last_handshake_flight(
     context = ssl.create_default_context(cafile=str(pki.ca_file))
     if cert is not None:
         context.load_cert_chain(str(cert[0]), str(cert[1]))
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = context.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
     with socket.create_connection(("127.0.0.1", port), timeout=3) as sock:
-        while True:
-            try:
-                tls.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                sock.sendall(outgoing.read())
-                incoming.write(sock.recv(65536))
+        tls, incoming, outgoing = handshake_in_memory(sock, context)
         tls.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         sock.sendall(outgoing.read())
         raw = b""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
@@ -23,7 +24,7 @@ from exporter.web.messages import text
 from exporter.web.server import WebServer
 from tests.support.builders import sim_env
 from tests.support.factories import stopping
-from tests.support.tls import bcrypt_hash, write_web_config
+from tests.support.tls import bcrypt_hash, handshake_in_memory, write_web_config
 
 GOOD = "Basic dXNlcjpwYXNz"
 CHALLENGE = 'Basic realm="soda"'
@@ -146,6 +147,44 @@ def test_a_stalled_tls_handshake_is_cut_after_the_header_timeout(serve: Any, ca:
         assert 0.3 < time.monotonic() - started < 8
 
 
+def tls_exchange(port: int, ca: trustme.CA, request: bytes, *, with_last_flight: bool) -> tuple[bytes, float]:
+    """Send ``request`` over TLS, with the client's Finished or after it; (reply, seconds until EOF)."""
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        tls, incoming, outgoing = handshake_in_memory(sock, context)
+        if not with_last_flight:
+            sock.sendall(outgoing.read())
+            time.sleep(0.2)
+        tls.write(request)
+        sock.sendall(outgoing.read())
+        started = time.monotonic()
+        while chunk := sock.recv(65536):  # a TimeoutError fails the test: the server never closed
+            incoming.write(chunk)
+        seconds = time.monotonic() - started
+    reply = b""
+    with contextlib.suppress(ssl.SSLZeroReturnError):  # the server's close_notify
+        while chunk := tls.read(65536):
+            reply += chunk
+    return reply, seconds
+
+
+@pytest.mark.parametrize("with_last_flight", [True, False])
+def test_connection_close_over_tls_is_answered_and_closed_at_once(
+    serve: Any, ca: trustme.CA, with_last_flight: bool
+) -> None:
+    server = serve(FakeDoor(server_context(ca)))
+    request = (
+        b"GET /hello HTTP/1.1\r\nHost: x\r\nAuthorization: "
+        + GOOD.encode()
+        + b"\r\nConnection: close\r\n\r\n"
+    )
+    reply, seconds = tls_exchange(server.port, ca, request, with_last_flight=with_last_flight)
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and reply.endswith(b"\r\n\r\nhello\n")
+    assert b"\r\nConnection: close\r\n" in reply
+    assert seconds < 10, "asyncio alone waits 30 s for the client's close_notify"
+
+
 def test_every_path_the_webhook_included_needs_authorisation_and_gets_the_door_headers(
     simulator: SimulatorServer,
 ) -> None:
@@ -177,6 +216,20 @@ def test_every_path_the_webhook_included_needs_authorisation_and_gets_the_door_h
         assert requests.get(base + "/healthz", headers={"Authorization": GOOD}, timeout=5).text == "ok\n"
     finally:
         exporter.stop()
+
+
+def test_the_same_request_bytes_again_ask_the_door_again(serve: Any) -> None:
+    verdicts: list[bool] = []
+    door = FakeDoor()
+    door.authorized = lambda authorization: verdicts.pop(0)  # type: ignore[method-assign]
+    server = serve(door)
+    request = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        for verdict, status in ((True, b"200"), (False, b"401"), (True, b"200")):
+            verdicts.append(verdict)  # e.g. the password file changed between two identical scrapes
+            sock.sendall(request)
+            assert sock.recv(65536).startswith(b"HTTP/1.1 " + status + b" ")
+    assert verdicts == [], "every request was put to the door"
 
 
 class BrokenDoor(FakeDoor):

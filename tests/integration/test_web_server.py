@@ -101,6 +101,48 @@ def test_keep_alive_and_pipelined_requests_are_answered_in_order(start_server: S
     assert re.findall(rb"HTTP/1.1 (\d+)", reply) == [b"200", b"404", b"200", b"200"]
 
 
+def test_a_client_that_asks_to_close_gets_connection_close_and_a_closed_connection(
+    start_server: StartServer,
+) -> None:
+    server = start_server()
+    for request in (
+        b"GET /hello HTTP/1.0\r\n\r\nGET /hello HTTP/1.0\r\n\r\n",
+        b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+    ):
+        reply = raw(server.port, request, wait=10)
+        assert reply.count(b"HTTP/1.1 200 OK\r\n") == 1, reply  # the second request is not read
+        head = reply.split(b"\r\n\r\n")[0].lower().split(b"\r\n")
+        assert b"connection: close" in head and b"content-length: 6" in head and b"date: " in reply.lower()
+
+
+def test_a_request_seen_before_is_answered_alike_and_a_part_of_one_is_not_taken_for_it(
+    start_server: StartServer,
+) -> None:
+    server = start_server()
+    request = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        for _ in range(3):  # the second and third are the first's bytes again
+            sock.sendall(request)
+            assert sock.recv(65536).endswith(b"\r\n\r\nhello\n")
+        sock.sendall(request[:20])  # a head in two segments: the first alone is no request
+        time.sleep(0.2)
+        sock.sendall(request[20:])
+        assert sock.recv(65536).endswith(b"\r\n\r\nhello\n")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=1) as sock:
+        sock.sendall(request[:20])
+        with pytest.raises(TimeoutError):
+            sock.recv(65536)
+    reply = raw(server.port, b"POST /hello HTTP/1.1\r\nHost: x\r\n\r\n" * 2 + b"GET /nope HTTP/1.0\r\n\r\n")
+    assert re.findall(rb"HTTP/1.1 (\d+)", reply) == [b"405", b"405", b"404"]
+
+
+def test_a_malformed_header_from_a_handler_is_never_sent(start_server: StartServer) -> None:
+    server = start_server()
+    server.add_route("/bad", GET, lambda request: text(200, "x\n", (("X-Bad", "a\r\nSet-Cookie: b"),)))
+    assert b"Set-Cookie" not in raw(server.port, b"GET /bad HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert requests.get(f"http://127.0.0.1:{server.port}/hello", timeout=5).text == "hello\n"
+
+
 def test_a_long_pipeline_in_one_packet_does_not_nest_calls(start_server: StartServer) -> None:
     server = start_server()
     many = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n" * 3000

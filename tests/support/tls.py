@@ -3,6 +3,8 @@ and the web configuration files that use them."""
 
 from __future__ import annotations
 
+import socket
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,3 +95,22 @@ def write_web_config(path: Path, document: dict[str, Any]) -> Path:
 def tls_server_config(pki: Pki, **extra: Any) -> dict[str, Any]:
     """A ``tls_server_config`` for the PKI's server certificate, plus ``extra`` keys."""
     return {"cert_file": str(pki.server_cert), "key_file": str(pki.server_key), **extra}
+
+
+def handshake_in_memory(
+    sock: socket.socket, context: ssl.SSLContext
+) -> tuple[ssl.SSLObject, ssl.MemoryBIO, ssl.MemoryBIO]:
+    """A client handshake over ``sock`` through memory BIOs; the client's last flight is left unsent.
+
+    Returns the TLS object and its incoming and outgoing BIOs, so a caller can send a request in
+    the same segment as the client's Finished (``outgoing.read()`` holds it).
+    """
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+    while True:
+        try:
+            tls.do_handshake()
+            return tls, incoming, outgoing
+        except ssl.SSLWantReadError:
+            sock.sendall(outgoing.read())
+            incoming.write(sock.recv(65536))
