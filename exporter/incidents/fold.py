@@ -6,9 +6,9 @@ Raw rows are never kept: each accumulator remembers, per incident, only the fiel
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 from exporter.incidents.teams import TeamSource, team_of
@@ -63,7 +63,11 @@ _DETAILS = (
     "lead_email",
 )
 _BRIEF = _DETAILS[:5]
-_KEYS = itemgetter("incident_id", "report_date", "dataset_id", "severity", "status")
+# The fields that identify a row, read before the ones kept.
+_IDENTITY = ("incident_id_report_date_id", "incident_id", "report_date")
+_DECIDING = ("incident_id", "report_date", "dataset_id", "severity", "status")
+_KEYS = itemgetter(*_DECIDING)
+_KEY_ATTRIBUTES = attrgetter(*_DECIDING)
 
 
 class RowAccumulator:
@@ -81,6 +85,9 @@ class RowAccumulator:
         self.max_report_date = ""
         self._names = _DETAILS if keep_details else _BRIEF
         self._fields = itemgetter(*self._names)
+        self._attributes = attrgetter(*self._names)
+        # Every field of a row the fold reads: what a page decoded into records must hold.
+        self.row_fields: tuple[str, ...] = _IDENTITY + self._names
         # incident id -> [mask of the report dates read, newest report date, its fields or IncidentRow]
         self._entries: dict[str, list[Any]] = {}
         # Once built, the newest rows replace the entries; the masks alone are kept for later pages.
@@ -147,6 +154,17 @@ class RowAccumulator:
 
     def add_rows(self, rows: list[Any]) -> None:
         """Fold one page of rows; rows without an incident id or report date are skipped."""
+        self._add(rows, records=False)
+
+    def add_records(self, records: list[Any]) -> None:
+        """Fold one page of records: objects with an attribute (None when absent) per ``row_fields``.
+
+        The same rules as ``add_rows``: a page decoded into records skips building the fields the fold
+        never reads, and an unusable record is checked as the row it stands for.
+        """
+        self._add(records, records=True)
+
+    def _add(self, rows: list[Any], *, records: bool) -> None:
         if not rows:
             return
         if self._newest:
@@ -155,15 +173,19 @@ class RowAccumulator:
         try:
             # One lookup of the five deciding fields per row: each pass over a page's ~1 MB of row
             # dicts costs cache misses, so they are read together and transposed.
-            columns: list[tuple[Any, ...]] = list(zip(*map(_KEYS, rows), strict=True))
+            keys = _KEY_ATTRIBUTES if records else _KEYS
+            columns: list[tuple[Any, ...]] = list(zip(*map(keys, rows), strict=True))
             usable = self._all_usable(columns)
         except (KeyError, TypeError):  # a row lacks a field, is not an object, or holds an unhashable
             usable = False
         if usable:
-            self._fold(columns[0], columns[1], rows)
-        else:
-            for row in rows:
-                self._add_row(row)
+            self._fold(columns[0], columns[1], rows, self._attributes if records else self._fields)
+            return
+        if records:  # rare: the row-by-row checks read rows as the API sends them
+            every_field = attrgetter(*self.row_fields)
+            rows = [dict(zip(self.row_fields, every_field(record), strict=True)) for record in rows]
+        for row in rows:
+            self._add_row(row)
 
     def _all_usable(self, columns: list[tuple[Any, ...]]) -> bool:
         """True when no row of the page is to be skipped; the page's labels are added when so."""
@@ -184,9 +206,11 @@ class RowAccumulator:
         self.max_report_date = max(self.max_report_date, *(kept[1] for kept in kept_dates))  # type: ignore[index]
         return True
 
-    def _fold(self, ids: Sequence[str], dates: Sequence[Any], rows: list[dict[str, Any]]) -> int:
+    def _fold(
+        self, ids: Sequence[str], dates: Sequence[Any], rows: list[Any], fields: Callable[[Any], Any]
+    ) -> int:
         """The hot loop of a poll, over rows known to be usable: count each row once, keep the newest."""
-        entries, date_info, fields, names = self._entries, self._dates, self._fields, self._names
+        entries, date_info, names = self._entries, self._dates, self._names
         get, share, details = entries.get, self._shared.setdefault, len(names) > len(_BRIEF)
         added = 0
         for incident_id, report_date, row in zip(ids, dates, rows, strict=True):
@@ -201,7 +225,7 @@ class RowAccumulator:
                     continue
             try:
                 kept = fields(row)
-            except KeyError:  # a field the metrics can do without is absent
+            except KeyError:  # a field the metrics can do without is absent from a row dict
                 kept = tuple(map(row.get, names))
             # The labels are kept as one shared object each: the page's own copies would pin the
             # page's memory until the incident's next row (~5 strings of ~60 bytes per incident).
@@ -256,7 +280,7 @@ class RowAccumulator:
         self.severities.add(severity)
         self.statuses.add(status)
         self.max_report_date = max(self.max_report_date, date_info[1])
-        if self._fold([incident_id], [report_date], [row]) and not usable_dataset:
+        if self._fold([incident_id], [report_date], [row], self._fields) and not usable_dataset:
             self.skipped["missing_dataset_id"] += 1
 
     def _skip(self, reason: str, key_hash: int) -> None:

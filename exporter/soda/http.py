@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +31,7 @@ from exporter.soda.errors import (
     SodaTimeoutError,
     SodaValidationError,
 )
+from exporter.soda.records import load_records, loads
 from exporter.soda.retry import (
     DeadlineReached,
     DeadlineTimeout,
@@ -40,12 +40,15 @@ from exporter.soda.retry import (
     last_failure,
 )
 
-try:  # orjson (a dependency) decodes a 1000-row page about twice as fast as json, the fallback.
-    import orjson
 
-    _loads: Callable[[bytes], Any] = orjson.loads
-except ImportError:  # pragma: no cover - exercised only where orjson is absent
-    _loads = json.loads
+def _loads(content: bytes, records: tuple[str, ...] | None = None) -> Any:
+    """The decoded body; with ``records``, a page's rows as records of those fields when it is a page."""
+    if records is not None:
+        page = load_records(content, records)
+        if page is not None:
+            return page
+    return loads(content)
+
 
 USER_AGENT = f"soda-incidents-exporter/{__version__}"
 
@@ -160,11 +163,13 @@ class SodaHttp:
         json_body: Any = None,
         deadline: float | None = None,
         extra_headers: dict[str, str] | None = None,
+        records: tuple[str, ...] | None = None,
     ) -> tuple[int, Callable[[], Any]]:
         """As ``request``, but the body is decoded (and an error status raised) when the callable is.
 
         Page threads use it to hand the consumer ~1 MB of bytes instead of ~20,000 decoded objects:
-        only the page being folded is ever decoded, whatever the concurrency.
+        only the page being folded is ever decoded, whatever the concurrency. With ``records`` a page
+        of rows is decoded as a ``RecordPage`` of those fields (see ``exporter.soda.records``).
         """
         read_timeout = self.read_timeout
         if deadline is not None:
@@ -209,7 +214,7 @@ class SodaHttp:
         self._count(path, str(status))
         self._debug(method, path, page, str(status), response, started, len(content))
         content_type = response.headers.get("Content-Type", "")
-        return status, lambda: self._decode(method, path, status, content_type, content)
+        return status, lambda: self._decode(method, path, status, content_type, content, records)
 
     @staticmethod
     def _debug(
@@ -261,7 +266,15 @@ class SodaHttp:
             return "connection_error", f"connection to {host} failed: {cause}"
         return "connection_error", f"connection to {host} failed: {type(cause).__name__}: {cause}"
 
-    def _decode(self, method: str, path: str, status: int, content_type: str, content: bytes) -> Any:
+    def _decode(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        content_type: str,
+        content: bytes,
+        records: tuple[str, ...] | None = None,
+    ) -> Any:
         where = f"{method} {path}"
         if status in (401, 403):
             raise SodaAuthError(
@@ -272,7 +285,7 @@ class SodaHttp:
         if content:
             is_json = "json" in content_type.lower()
             try:
-                body = _loads(content) if is_json else None
+                body = _loads(content, records if 200 <= status < 300 else None) if is_json else None
             except ValueError:
                 if 200 <= status < 300:
                     raise SodaBadResponseError(f"{where}: HTTP {status} with malformed JSON") from None
