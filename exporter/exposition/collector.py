@@ -6,7 +6,7 @@ Both take every family's name, type, HELP and labels from the catalogue, so they
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
@@ -180,6 +180,15 @@ def _new(families: Families, spec: MetricSpec, const: Sequence[str]) -> Family:
     return families.new(spec.base, spec.type, spec.served_help, _family_labels(spec, const))
 
 
+def _with_constants(
+    constants: Sequence[str], counts: Iterable[tuple[tuple[str, ...], int]]
+) -> Iterable[tuple[Sequence[str], float]]:
+    """(label values, count) per series: the organisation's constant labels first, when it has any."""
+    if not constants:
+        return counts
+    return (((*constants, *key), count) for key, count in counts)
+
+
 def _add_families(families: Families, items: Sequence[LabelledSnapshot]) -> None:
     """The families of SnapshotCollector.collect, in its order, with the same samples in the same order."""
     const = [name for name, _ in items[0].labels]
@@ -198,11 +207,8 @@ def _add_families(families: Families, items: Sequence[LabelledSnapshot]) -> None
         for ds in item.datasets:
             dataset_f.add_info(c, _dataset_labels(ds))
         snap = item.snapshot
-        add_open, add_resolved = open_f.add, resolved_f.add
-        for (dataset, severity, status), count in sorted(snap.open_counts.items()):
-            add_open([*c, dataset, severity, status], count)
-        for (dataset, severity), count in sorted(snap.resolved_counts.items()):
-            add_resolved([*c, dataset, severity], count)
+        open_f.add_all(_with_constants(c, sorted(snap.open_counts.items())))
+        resolved_f.add_all(_with_constants(c, sorted(snap.resolved_counts.items())))
         for severity, hist in sorted(snap.open_age.items()):
             age_f.add_histogram([*c, severity], _buckets(hist), hist.sum)
         for severity, hist in sorted(snap.resolution_duration.items()):

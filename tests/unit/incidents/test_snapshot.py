@@ -125,6 +125,12 @@ def test_zero_filled_adds_the_values_seen_but_never_a_resolved_open_status() -> 
     assert set(open_counts.values()) == set(resolved_counts.values()) == {0}
 
 
+def test_zero_filled_series_come_in_sorted_order() -> None:
+    open_counts, resolved_counts, _ = zero_filled(["ds-b", "ds-c", "ds-a"], ["blocker"], ["on hold"])
+    assert list(open_counts) == sorted(open_counts) and len(open_counts) == 3 * 4 * 4
+    assert list(resolved_counts) == sorted(resolved_counts) and len(resolved_counts) == 3 * 4
+
+
 def test_zero_filled_without_datasets_has_no_series_but_every_severity() -> None:
     open_counts, resolved_counts, severities = zero_filled([], ["x"], ["y"])
     assert (open_counts, resolved_counts) == ({}, {})
