@@ -148,7 +148,7 @@ class ReportingClient:
     ) -> bool:
         """True when any row of ``status`` has a report date in the window (one request of size 1)."""
         body = {"status": status, "from_datetime": from_dt.isoformat(), "to_datetime": to_dt.isoformat()}
-        return self._page(INCIDENTS_PATH, body, 1, deadline, size=1).total > 0
+        return self._page_later(INCIDENTS_PATH, body, 1, deadline, size=1)().total > 0
 
     def fetch_datasets(self, new_sink: Callable[[], SinkT], *, deadline: float | None = None) -> SinkT:
         """Read every page of ``/coverage/datasets`` into a fresh sink."""
@@ -180,7 +180,7 @@ class ReportingClient:
     ) -> str | None:
         """Fetch all pages once; return None on a consistent read, else why it drifted."""
         records = sink.row_fields if isinstance(sink, RecordSink) else None
-        first = self._page(path, body, 1, deadline, records=records)
+        first = self._page_later(path, body, 1, deadline, records=records)()
         stats.pages += 1
         stats.rows += len(first.rows)
         if first.total == 0 or not first.rows:
@@ -230,7 +230,7 @@ class ReportingClient:
         """Yield (number, page) for the given pages, at most ``concurrency`` requests in flight."""
         if self.concurrency == 1 or len(numbers) <= 1:
             for number in numbers:
-                yield number, self._page(path, body, number, deadline, records=records)
+                yield number, self._page_later(path, body, number, deadline, records=records)()
             return
         pending = iter(numbers)
 
@@ -260,17 +260,6 @@ class ReportingClient:
             finally:
                 for future in in_flight:
                     future.cancel()
-
-    def _page(
-        self,
-        path: str,
-        body: dict[str, Any],
-        number: int,
-        deadline: float | None,
-        size: int | None = None,
-        records: tuple[str, ...] | None = None,
-    ) -> Page:
-        return self._page_later(path, body, number, deadline, size, records)()
 
     def _page_later(
         self,
