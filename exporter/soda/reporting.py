@@ -186,10 +186,11 @@ class ReportingClient:
         if first.total == 0 or not first.rows:
             return None if first.total == 0 else "first page empty although total > 0"
         first.fold_into(sink)
-        size = self._served_size(first)
+        size, total = self._served_size(first), first.total
+        del first  # its rows are folded: not held while every other page is read
         # The page cap comes from the first total and the size the server pages by, so pagination can
         # never run away.
-        pages = math.ceil(first.total / size)
+        pages = math.ceil(total / size)
         # Last page first: rows come oldest report date first, so read backwards each incident's newest
         # row arrives before its older ones, which the sink then only counts (at 31 report dates, 1 row
         # kept of 31 read instead of 31 replaced in turn).
@@ -197,16 +198,17 @@ class ReportingClient:
             stats.pages += 1
             stats.rows += len(page.rows)
             if page.no_content:
-                return f"page {number} of {pages} answered 202 (no content) before total {first.total}"
-            if page.total != first.total:
-                return f"total went from {first.total} to {page.total} at page {number}"
+                return f"page {number} of {pages} answered 202 (no content) before total {total}"
+            if page.total != total:
+                return f"total went from {total} to {page.total} at page {number}"
             if not page.rows:
                 return f"page {number} of {pages} was empty"
             if page.size is not None and page.size != size:
                 return f"page size went from {size} to {page.size} at page {number}"
             page.fold_into(sink)
-        if sink.distinct_rows != first.total:
-            return f"read {sink.distinct_rows} distinct rows, total says {first.total}"
+            del page  # not held while the next page is read and decoded
+        if sink.distinct_rows != total:
+            return f"read {sink.distinct_rows} distinct rows, total says {total}"
         return None
 
     def _served_size(self, first: Page) -> int:
@@ -249,14 +251,22 @@ class ReportingClient:
                     done, _ = wait(in_flight, timeout=_wait_timeout(deadline), return_when=FIRST_COMPLETED)
                     if not done:
                         raise SodaTimeoutError(f"POST {path}: poll timeout reached while paging")
-                    for future in done:
+                    # Each page's body (~1 MB) and decoded rows go as soon as they are done with: a
+                    # done future holds the body, so it is dropped first, the body once decoded, and
+                    # the rows once folded, while the other pages that came in meanwhile still wait.
+                    while done:
+                        future = done.pop()
                         number = in_flight.pop(future)
                         decode = future.result()
+                        del future
                         next_number = next(pending, None)
                         if next_number is not None:
                             job = pool.submit(fetch, next_number)
                             in_flight[job] = next_number
-                        yield number, decode()
+                        page = decode()
+                        del decode
+                        yield number, page
+                        del page
             finally:
                 for future in in_flight:
                     future.cancel()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -12,7 +14,7 @@ from exporter.incidents.fold import RowAccumulator, unresolved_accumulator
 from exporter.simulator import SimulatorServer
 from exporter.soda.credentials import CredentialSource
 from exporter.soda.errors import SodaAuthError, SodaValidationError
-from exporter.soda.reporting import FetchStats, ReportingClient
+from exporter.soda.reporting import FetchStats, Page, ReportingClient
 from tests.support.builders import KEY_ID, KEY_SECRET, NOW, incident, make_org
 
 StartSim = Callable[..., SimulatorServer]
@@ -109,3 +111,33 @@ def test_last_etl_refresh(five_open: SimulatorServer) -> None:
     client = client_for(five_open)
     refreshed = client.last_etl_refresh()
     assert refreshed is not None and refreshed.tzinfo is not None
+
+
+def _live(kind: type) -> int:
+    return sum(1 for thing in gc.get_objects() if type(thing) is kind)
+
+
+def _page_bodies() -> int:
+    """Decoders not yet called or not yet dropped: each holds one page's body."""
+    name = "ReportingClient._page_later.<locals>.<lambda>"
+    return sum(1 for thing in gc.get_objects() if getattr(thing, "__qualname__", None) == name)
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_page_is_dropped_once_folded_and_its_body_once_decoded(
+    five_open: SimulatorServer, concurrency: int
+) -> None:
+    seen: list[tuple[int, int]] = []
+
+    class Watching(RowAccumulator):
+        def add_records(self, records: list[Any]) -> None:
+            seen.append((_live(Page), _page_bodies()))
+            super().add_records(records)
+
+    acc = client_for(five_open, page_size=1, concurrency=concurrency).fetch_incidents(
+        "unresolved", NOW - timedelta(days=3), NOW, lambda: Watching(keep_details=True)
+    )
+    assert acc.distinct_rows == 20 and len(seen) == 20
+    # Only the page being folded; bodies: only those of the pages in flight, fetched and not decoded.
+    assert max(pages for pages, _ in seen) == 1, seen
+    assert max(bodies for _, bodies in seen) <= concurrency, seen
