@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import gc
+import weakref
 from collections.abc import Callable
 from datetime import timedelta
-from types import FunctionType
 from typing import Any
 
 import pytest
@@ -114,31 +113,42 @@ def test_last_etl_refresh(five_open: SimulatorServer) -> None:
     assert refreshed is not None and refreshed.tzinfo is not None
 
 
-def _live(kind: type) -> int:
-    return sum(1 for thing in gc.get_objects() if type(thing) is kind)
-
-
-def _page_bodies() -> int:
-    """Decoders not yet called or not yet dropped: each holds one page's body."""
-    name = "ReportingClient._page_later.<locals>.<lambda>"
-    return sum(1 for thing in gc.get_objects() if type(thing) is FunctionType and thing.__qualname__ == name)
-
-
 @pytest.mark.parametrize("concurrency", [1, 4])
 def test_a_page_is_dropped_once_folded_and_its_body_once_decoded(
     five_open: SimulatorServer, concurrency: int
 ) -> None:
+    client = client_for(five_open, page_size=1, concurrency=concurrency)
+    # Weak references to this client's pages and to its decoders (each holds one page's body), so
+    # that what other tests' threads allocate meanwhile is not counted.
+    pages: list[weakref.ref[Page]] = []
+    bodies: list[weakref.ref[Callable[[], Page]]] = []
+    as_page, page_later = client._as_page, client._page_later
+
+    def tracked_page(*args: Any) -> Page:
+        page = as_page(*args)
+        pages.append(weakref.ref(page))
+        return page
+
+    def tracked_body(*args: Any, **kwargs: Any) -> Callable[[], Page]:
+        decode = page_later(*args, **kwargs)
+        bodies.append(weakref.ref(decode))
+        return decode
+
+    client._as_page, client._page_later = tracked_page, tracked_body  # type: ignore[method-assign]
     seen: list[tuple[int, int]] = []
+
+    def alive(refs: list[Any]) -> int:
+        return sum(1 for ref in refs if ref() is not None)
 
     class Watching(RowAccumulator):
         def add_records(self, records: list[Any]) -> None:
-            seen.append((_live(Page), _page_bodies()))
+            seen.append((alive(pages), alive(bodies)))
             super().add_records(records)
 
-    acc = client_for(five_open, page_size=1, concurrency=concurrency).fetch_incidents(
+    acc = client.fetch_incidents(
         "unresolved", NOW - timedelta(days=3), NOW, lambda: Watching(keep_details=True)
     )
     assert acc.distinct_rows == 20 and len(seen) == 20
     # Only the page being folded; bodies: only those of the pages in flight, fetched and not decoded.
-    assert max(pages for pages, _ in seen) == 1, seen
-    assert max(bodies for _, bodies in seen) <= concurrency, seen
+    assert max(held for held, _ in seen) == 1, seen
+    assert max(held for _, held in seen) <= concurrency, seen
