@@ -95,3 +95,26 @@ def test_resolved_records_keep_only_what_resolution_metrics_need() -> None:
         LATEST, "ds-a", "major", "resolved", "2026-11-10T08:00:00Z", "2026-11-19T08:00:00Z"
     )
     assert as_records.skipped["missing_dataset_id"] == 1
+
+
+@pytest.mark.parametrize("records", [False, True])
+def test_pages_folded_after_the_newest_rows_were_read_count_as_if_read_before(records: bool) -> None:
+    first = [incident_row("a", EARLIER), incident_row("b", EARLIER)]
+    later = [incident_row("a", LATEST, status="fixing"), incident_row("b", EARLIER), incident_row("c")]
+    at_once, in_turn = _both(unresolved_accumulator, first, later)[int(records)], unresolved_accumulator()
+    for page in (first, later):
+        if records:
+            in_turn.add_records([as_record(row, in_turn.row_fields) for row in page])
+        else:
+            in_turn.add_rows(page)
+        assert in_turn.newest  # read between the pages, as a skipped cycle's snapshot would
+    _same(at_once, in_turn)
+    assert in_turn.distinct_rows == 4 and in_turn.newest["a"].status == "fixing"
+
+
+def test_a_date_time_report_date_is_the_same_row_as_its_date() -> None:
+    acc = unresolved_accumulator()
+    acc.add_rows([incident_row("a", LATEST), incident_row("b", EARLIER)])
+    acc.add_rows([incident_row("a", f"{LATEST}T00:00:00"), incident_row("b", f"{LATEST}T00:00:00Z")])
+    assert acc.distinct_rows == 3
+    assert acc.newest["b"].report_date == LATEST == acc.max_report_date
