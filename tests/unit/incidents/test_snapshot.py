@@ -281,6 +281,18 @@ def test_open_age_is_measured_from_created_at_to_now_per_severity() -> None:
     assert snap.open_age["major"].count == 0
 
 
+def test_a_naive_created_at_is_utc_whatever_the_local_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        snap = snapshot_of([incident_row("naive", severity="minor", created="2026-11-20T10:00:00")])
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert snap.open_age["minor"].sum == pytest.approx(7200)
+    assert snap.incidents[0].created_at == datetime(2026, 11, 20, 10, tzinfo=timezone.utc).timestamp()
+
+
 def test_a_created_at_in_the_future_is_an_age_of_zero() -> None:
     snap = snapshot_of([incident_row("a", created="2026-11-20T13:00:00Z")])
     assert snap.open_age["major"].sum == 0.0
