@@ -24,8 +24,8 @@ DEFAULT_PLOT = REPO_ROOT / "docs" / "bench-large-organisation.png"
 SCENARIOS = ("B1", "B2", "B3", "B4", "B5", "B6")
 # Every figure a run reports, whatever its size: the smoke test holds the harness to this list.
 FIGURE_IDS = (
-    "B1", "B1.cycle_seconds", "B1.floor_seconds", "B1.concurrency", "B1.orjson", "B1.orjson_cpu",
-    "B1.orjson_decode", "B2", "B2.cycle_seconds", "B2.requests_per_page", "B3.series", "B3.rps",
+    "B1", "B1.cycle_seconds", "B1.floor_seconds", "B1.concurrency", "B1.msgspec", "B1.msgspec_cpu",
+    "B1.msgspec_decode", "B2", "B2.cycle_seconds", "B2.requests_per_page", "B3.series", "B3.rps",
     "B3.per_scrape", "B3.floor", "B3.p99_ms", "B3.p99", "B3.gzip.rps", "B3.gzip.per_scrape",
     "B3.gzip.floor", "B3.gzip.p99_ms", "B3.gzip.p99", "B3.tls.rps", "B3.tls.floor", "B3.tls.p99_ms",
     "B4.peak_mib", "B4.peak", "B4.growth", "B4.aggregation", "B5", "B5.connections",

@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from bench.common import KEY_ID, KEY_SECRET
 from bench.floor import Floor
@@ -68,9 +69,13 @@ def timed_cycle(app: Exporter) -> float:
 
 @contextmanager
 def json_decoding() -> Iterator[None]:
-    """Make the exporter decode with the standard library's json, as it does without orjson."""
+    """Make the exporter decode every body with the standard library's json, pages into dicts."""
+
+    def json_loads(content: bytes, records: tuple[str, ...] | None = None) -> Any:
+        return json.loads(content)
+
     saved = soda_http._loads
-    soda_http._loads = json.loads
+    soda_http._loads = json_loads
     try:
         yield
     finally:

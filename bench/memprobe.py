@@ -19,23 +19,27 @@ from exporter.poll import poller
 
 
 class KeepAllRows(RowAccumulator):
-    """The naive design: every raw row is kept, and folded only once the last page has arrived."""
+    """The naive design: every decoded row is kept, and folded only once the last page has arrived."""
 
     def __init__(self, *, keep_details: bool) -> None:
         super().__init__(keep_details=keep_details)
-        self.raw: list[Any] = []
+        self.raw: list[tuple[bool, list[Any]]] = []  # (decoded as records, the page's rows)
         self._folded = 0
 
     def add_rows(self, rows: list[Any]) -> None:
         """Keep the page; fold nothing yet."""
-        self.raw.extend(rows)
+        self.raw.append((False, rows))
+
+    def add_records(self, records: list[Any]) -> None:
+        """Keep the page of records as the client decoded it; fold nothing yet."""
+        self.raw.append((True, records))
 
     @property
     def distinct_rows(self) -> int:
         """Fold everything kept so far (raw rows stay referenced), then count."""
-        if self._folded < len(self.raw):
-            super().add_rows(self.raw[self._folded :])
-            self._folded = len(self.raw)
+        for records, rows in self.raw[self._folded :]:
+            (super().add_records if records else super().add_rows)(rows)
+        self._folded = len(self.raw)
         return super().distinct_rows
 
 

@@ -71,6 +71,7 @@ def instrumented(clock: StageClock) -> Iterator[None]:
         (soda_http, "_loads", "decode"),
         (soda_http.SodaHttp, "request_later", "request"),  # request() sends through it too
         (acc_cls, "add_rows", "fold"),
+        (acc_cls, "add_records", "fold"),
         (acc_cls, "_build_newest", "newest"),
         (poller, "build_snapshot", "snapshot"),
         (state, "render_snapshots", "render"),

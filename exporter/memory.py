@@ -1,5 +1,5 @@
-"""Process-wide memory settings: large freed buffers go back to the operating system, and the garbage
-collector waits while a pull runs."""
+"""Process-wide memory settings: large freed buffers and a pull's freed heap go back to the operating
+system, and the garbage collector waits while a pull runs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 M_MMAP_THRESHOLD = -3  # glibc's mallopt() parameter number
 MMAP_THRESHOLD_BYTES = 128 * 1024
@@ -25,13 +26,42 @@ def return_large_buffers_to_os() -> bool:
     """
     if not sys.platform.startswith("linux") or ENV_OVERRIDE in os.environ:
         return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt  # the C library this interpreter already uses
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+    mallopt = _libc_function("mallopt")
+    if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+
+
+def _libc_function(name: str) -> Any:
+    """A function of the C library this interpreter uses, or None off Linux or where it lacks it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError):  # not glibc (musl has neither mallopt nor malloc_trim)
+        return None
+
+
+_malloc_trim = _libc_function("malloc_trim")
+if _malloc_trim is not None:
+    _malloc_trim.argtypes = [ctypes.c_size_t]
+    _malloc_trim.restype = ctypes.c_int
+
+
+def release_free_heap() -> bool:
+    """Return the free pages of every malloc arena to the OS (glibc's malloc_trim); False elsewhere.
+
+    A pull frees nearly all it allocated, but glibc gives memory back on its own only from the top of
+    an arena: the pages in between stay in RSS, and with the page threads' arenas (one per thread, up
+    to 8 per core) each pull's holes land in a different place, so RSS crept up over cycles (6.7 %
+    from cycle 5 to 20 at 322k rows). malloc_trim(0) releases every whole free page of every arena.
+    """
+    if _malloc_trim is None:
+        return False
+    _malloc_trim(0)
+    return True
 
 
 _pauses = 0

@@ -6,7 +6,7 @@ Both take every family's name, type, HELP and labels from the catalogue, so they
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
@@ -84,19 +84,43 @@ SNAPSHOT_FAMILIES: tuple[MetricSpec, ...] = (
     catalogue.LAST_ETL_REFRESH,
 )
 ALL_FAMILIES = (*SNAPSHOT_FAMILIES, catalogue.DATASET_INFO)
+ZERO_FILLED = (catalogue.OPEN, catalogue.RESOLVED)
 
 
-def _add_samples(items: Sequence[LabelledSnapshot], add: Mapping[MetricSpec, Callable[..., object]]) -> None:
+# (label values, count) per series, as the zero-filled families take them all at once.
+Series = Iterable[tuple[Sequence[str], float]]
+
+
+def _with_constants(constants: Sequence[str], counts: Iterable[tuple[tuple[str, ...], int]]) -> Series:
+    """(label values, count) per series: the organization's constant labels first, when it has any."""
+    if not constants:
+        return counts
+    return (((*constants, *key), count) for key, count in counts)
+
+
+def _one_by_one(add: Callable[..., object]) -> Callable[[Series], None]:
+    """A whole family's series handed to an adder of one sample."""
+
+    def add_all(series: Series) -> None:
+        for values, value in series:
+            add(values, value)
+
+    return add_all
+
+
+def _add_samples(
+    items: Sequence[LabelledSnapshot],
+    add: Mapping[MetricSpec, Callable[..., object]],
+    add_all: Mapping[MetricSpec, Callable[[Series], object]],
+) -> None:
     """Hand every sample of the snapshots, in serving order, to its family's adder.
 
     The one walk over the snapshots: prometheus_client's families and the direct writer's differ
-    only in the adders (a gauge's, a gauge histogram's or an info family's ``add``).
+    only in the adders (a gauge's, a gauge histogram's or an info family's ``add``). The two
+    zero-filled families (~25k series at 2,000 datasets) go through ``add_all``, one call per family.
     """
-    add_dataset, add_open, add_resolved = (
-        add[catalogue.DATASET_INFO],
-        add[catalogue.OPEN],
-        add[catalogue.RESOLVED],
-    )
+    add_dataset = add[catalogue.DATASET_INFO]
+    add_open, add_resolved = add_all[catalogue.OPEN], add_all[catalogue.RESOLVED]
     add_age, add_duration = add[catalogue.OPEN_AGE], add[catalogue.RESOLUTION_DURATION]
     add_info, add_created = add[catalogue.INCIDENT_INFO], add[catalogue.INCIDENT_CREATED]
     add_truncated, add_report = add[catalogue.INFO_TRUNCATED], add[catalogue.REPORT_DATE]
@@ -106,10 +130,9 @@ def _add_samples(items: Sequence[LabelledSnapshot], add: Mapping[MetricSpec, Cal
         for ds in item.datasets:
             add_dataset(c, _dataset_labels(ds))
         snap = item.snapshot
-        for (dataset, severity, status), count in sorted(snap.open_counts.items()):
-            add_open([*c, dataset, severity, status], count)
-        for (dataset, severity), count in sorted(snap.resolved_counts.items()):
-            add_resolved([*c, dataset, severity], count)
+        # The snapshot holds the series sorted already, so these sorts cost little.
+        add_open(_with_constants(c, sorted(snap.open_counts.items())))
+        add_resolved(_with_constants(c, sorted(snap.resolved_counts.items())))
         for severity, hist in sorted(snap.open_age.items()):
             add_age([*c, severity], _buckets(hist), hist.sum)
         for severity, hist in sorted(snap.resolution_duration.items()):
@@ -147,7 +170,8 @@ class SnapshotCollector(Collector):
             return
         const = [name for name, _ in items[0].labels]
         families = {spec: _reference_family(spec, const) for spec in ALL_FAMILIES}
-        _add_samples(items, {spec: family.add_metric for spec, family in families.items()})
+        zero_filled = {spec: _one_by_one(families[spec].add_metric) for spec in ZERO_FILLED}
+        _add_samples(items, {spec: family.add_metric for spec, family in families.items()}, zero_filled)
         yield from (families[spec] for spec in _served(items))
 
 
@@ -218,6 +242,7 @@ def _add_families(families: Families, items: Sequence[LabelledSnapshot]) -> None
     """The families of SnapshotCollector.collect, in its order, with the same samples in the same order."""
     const = [name for name, _ in items[0].labels]
     made = {spec: _new(families, spec, const) for spec in ALL_FAMILIES}
-    _add_samples(items, {spec: _adder(spec, family) for spec, family in made.items()})
+    zero_filled = {spec: made[spec].add_all for spec in ZERO_FILLED}
+    _add_samples(items, {spec: _adder(spec, family) for spec, family in made.items()}, zero_filled)
     for spec in _served(items):
         families.emit(made[spec])

@@ -77,15 +77,18 @@ class Family:
         self._sample_name = self.name + "_info" if self.kind == INFO else self.name
         self._names = tuple(self.label_names)
 
-    def _labels(self, names: tuple[str, ...], values: Sequence[str]) -> str:
+    def _order(self, names: tuple[str, ...]) -> tuple[list[int], list[_Fragments]]:
         order = self._orders.get(names)
         if order is None:
             # Both encoders sort each sample's labels by name; the names are the same for every sample.
             indexes = sorted(range(len(names)), key=names.__getitem__)
             order = self._orders[names] = (indexes, [_Fragments(names[i], self.escaped) for i in indexes])
+        return order
+
+    def _labels(self, names: tuple[str, ...], values: Sequence[str]) -> str:
+        indexes, fragments = self._order(names)
         if not names:
             return ""
-        indexes, fragments = order
         return "{" + ",".join([part[values[i]] for i, part in zip(indexes, fragments, strict=True)]) + "}"
 
     def add(self, values: Sequence[str], value: float) -> None:
@@ -93,6 +96,22 @@ class Family:
         self.lines.append(
             f"{self._sample_name}{self._labels(self._names, values)} {self.floats[float(value)]}\n"
         )
+
+    def add_all(self, samples: Iterable[tuple[Sequence[str], float]]) -> None:
+        """Gauge samples, (label values, value) each, written as ``add`` writes them, in one loop.
+
+        The zero-filled families hold ~25k series at 2,000 datasets: one call and one label lookup per
+        series made up most of their rendering.
+        """
+        if not self._names:
+            for values, value in samples:
+                self.add(values, value)
+            return
+        indexes, fragments = self._order(self._names)
+        parts = list(zip(indexes, fragments, strict=True))
+        head, floats, append = self._sample_name + "{", self.floats, self.lines.append
+        for values, value in samples:
+            append(f"{head}{','.join([part[values[i]] for i, part in parts])}}} {floats[float(value)]}\n")
 
     def add_info(self, values: Sequence[str], info: dict[str, str]) -> None:
         """An info sample: constant label values plus the info labels."""

@@ -21,7 +21,7 @@ from exporter.incidents.fold import (
     unresolved_accumulator,
 )
 from exporter.incidents.snapshot import PollData, build_snapshot
-from exporter.memory import gc_paused
+from exporter.memory import gc_paused, release_free_heap
 from exporter.poll.datasets import DatasetRefresher
 from exporter.poll.settings import PollSettings
 from exporter.poll.windows import end_of_day, latest_report_day
@@ -174,7 +174,9 @@ class Poller:
     def run_cycle(self) -> bool:
         """Run one complete cycle; publish only if every request succeeded. Return success."""
         with gc_paused():  # a pull makes no reference cycles, but many objects: see gc_paused
-            return self._cycle()
+            succeeded = self._cycle()
+        release_free_heap()  # what the pull freed leaves RSS now, not never: see release_free_heap
+        return succeeded
 
     def _cycle(self) -> bool:
         started = self._monotonic()

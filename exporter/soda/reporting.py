@@ -8,12 +8,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeGuard, TypeVar
+from typing import Any, Protocol, TypeGuard, TypeVar, runtime_checkable
 
 from exporter.incidents.timestamps import parse_timestamp
 from exporter.soda.credentials import CredentialSource
 from exporter.soda.errors import PaginationDriftError, SodaBadResponseError, SodaTimeoutError
 from exporter.soda.http import RequestObserver, SodaHttp
+from exporter.soda.records import RecordPage
 
 INCIDENTS_PATH = "/impact/incidents"
 DATASETS_PATH = "/coverage/datasets"
@@ -29,6 +30,16 @@ class PageSink(Protocol):
     @property
     def distinct_rows(self) -> int:
         """Number of distinct rows seen so far (duplicates across pages count once)."""
+
+
+@runtime_checkable
+class RecordSink(PageSink, Protocol):
+    """A sink that reads only ``row_fields`` of each row: its pages are decoded into records of them."""
+
+    row_fields: tuple[str, ...]
+
+    def add_records(self, records: list[Any]) -> None:
+        """Fold one page of records (an attribute per name in ``row_fields``, None when absent)."""
 
 
 SinkT = TypeVar("SinkT", bound=PageSink)
@@ -52,6 +63,15 @@ class Page:
     rows: list[Any]
     size: int | None = None
     no_content: bool = False  # HTTP 202: past the last page, or an empty window
+    records: bool = False  # rows decoded as records (see RecordSink), not as dicts
+
+    def fold_into(self, sink: PageSink) -> None:
+        """Hand the rows to ``sink``, by the method for the form they were decoded in."""
+        if self.records:
+            assert isinstance(sink, RecordSink)  # only such a sink asks for records
+            sink.add_records(self.rows)
+        else:
+            sink.add_rows(self.rows)
 
 
 def reporting_auth_headers(credentials: CredentialSource) -> Callable[[], dict[str, str]]:
@@ -128,7 +148,7 @@ class ReportingClient:
     ) -> bool:
         """True when any row of ``status`` has a report date in the window (one request of size 1)."""
         body = {"status": status, "from_datetime": from_dt.isoformat(), "to_datetime": to_dt.isoformat()}
-        return self._page(INCIDENTS_PATH, body, 1, deadline, size=1).total > 0
+        return self._page_later(INCIDENTS_PATH, body, 1, deadline, size=1)().total > 0
 
     def fetch_datasets(self, new_sink: Callable[[], SinkT], *, deadline: float | None = None) -> SinkT:
         """Read every page of ``/coverage/datasets`` into a fresh sink."""
@@ -159,33 +179,36 @@ class ReportingClient:
         self, path: str, body: dict[str, Any], sink: PageSink, deadline: float | None, stats: FetchStats
     ) -> str | None:
         """Fetch all pages once; return None on a consistent read, else why it drifted."""
-        first = self._page(path, body, 1, deadline)
+        records = sink.row_fields if isinstance(sink, RecordSink) else None
+        first = self._page_later(path, body, 1, deadline, records=records)()
         stats.pages += 1
         stats.rows += len(first.rows)
         if first.total == 0 or not first.rows:
             return None if first.total == 0 else "first page empty although total > 0"
-        sink.add_rows(first.rows)
-        size = self._served_size(first)
+        first.fold_into(sink)
+        size, total = self._served_size(first), first.total
+        del first  # its rows are folded: not held while every other page is read
         # The page cap comes from the first total and the size the server pages by, so pagination can
         # never run away.
-        pages = math.ceil(first.total / size)
+        pages = math.ceil(total / size)
         # Last page first: rows come oldest report date first, so read backwards each incident's newest
         # row arrives before its older ones, which the sink then only counts (at 31 report dates, 1 row
         # kept of 31 read instead of 31 replaced in turn).
-        for number, page in self._pages(path, body, range(pages, 1, -1), deadline):
+        for number, page in self._pages(path, body, range(pages, 1, -1), deadline, records):
             stats.pages += 1
             stats.rows += len(page.rows)
             if page.no_content:
-                return f"page {number} of {pages} answered 202 (no content) before total {first.total}"
-            if page.total != first.total:
-                return f"total went from {first.total} to {page.total} at page {number}"
+                return f"page {number} of {pages} answered 202 (no content) before total {total}"
+            if page.total != total:
+                return f"total went from {total} to {page.total} at page {number}"
             if not page.rows:
                 return f"page {number} of {pages} was empty"
             if page.size is not None and page.size != size:
                 return f"page size went from {size} to {page.size} at page {number}"
-            sink.add_rows(page.rows)
-        if sink.distinct_rows != first.total:
-            return f"read {sink.distinct_rows} distinct rows, total says {first.total}"
+            page.fold_into(sink)
+            del page  # not held while the next page is read and decoded
+        if sink.distinct_rows != total:
+            return f"read {sink.distinct_rows} distinct rows, total says {total}"
         return None
 
     def _served_size(self, first: Page) -> int:
@@ -199,65 +222,88 @@ class ReportingClient:
         return self.page_size
 
     def _pages(
-        self, path: str, body: dict[str, Any], numbers: range, deadline: float | None
+        self,
+        path: str,
+        body: dict[str, Any],
+        numbers: range,
+        deadline: float | None,
+        records: tuple[str, ...] | None,
     ) -> Iterator[tuple[int, Page]]:
         """Yield (number, page) for the given pages, at most ``concurrency`` requests in flight."""
         if self.concurrency == 1 or len(numbers) <= 1:
             for number in numbers:
-                yield number, self._page(path, body, number, deadline)
+                yield number, self._page_later(path, body, number, deadline, records=records)()
             return
         pending = iter(numbers)
+
+        def fetch(number: int) -> Callable[[], Page]:
+            return self._page_later(path, body, number, deadline, records=records)
+
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="soda-page") as pool:
             in_flight: dict[Future[Callable[[], Page]], int] = {}
             try:
                 # Workers fetch bytes; pages are decoded here, one at a time, as they are folded.
                 for number in pending:
-                    in_flight[pool.submit(self._page_later, path, body, number, deadline)] = number
+                    in_flight[pool.submit(fetch, number)] = number
                     if len(in_flight) >= self.concurrency:
                         break
                 while in_flight:
                     done, _ = wait(in_flight, timeout=_wait_timeout(deadline), return_when=FIRST_COMPLETED)
                     if not done:
                         raise SodaTimeoutError(f"POST {path}: poll timeout reached while paging")
-                    for future in done:
+                    # Each page's body (~1 MB) and decoded rows go as soon as they are done with: a
+                    # done future holds the body, so it is dropped first, the body once decoded, and
+                    # the rows once folded, while the other pages that came in meanwhile still wait.
+                    while done:
+                        future = done.pop()
                         number = in_flight.pop(future)
                         decode = future.result()
+                        del future
                         next_number = next(pending, None)
                         if next_number is not None:
-                            job = pool.submit(self._page_later, path, body, next_number, deadline)
+                            job = pool.submit(fetch, next_number)
                             in_flight[job] = next_number
-                        yield number, decode()
+                        page = decode()
+                        del decode
+                        yield number, page
+                        del page
             finally:
                 for future in in_flight:
                     future.cancel()
 
-    def _page(
-        self, path: str, body: dict[str, Any], number: int, deadline: float | None, size: int | None = None
-    ) -> Page:
-        return self._page_later(path, body, number, deadline, size)()
-
     def _page_later(
-        self, path: str, body: dict[str, Any], number: int, deadline: float | None, size: int | None = None
+        self,
+        path: str,
+        body: dict[str, Any],
+        number: int,
+        deadline: float | None,
+        size: int | None = None,
+        records: tuple[str, ...] | None = None,
     ) -> Callable[[], Page]:
         """Fetch a page now; decode and check it when the returned callable is called."""
         request = dict(body, page=number, size=size or self.page_size)
-        status, decode = self.http.request_later("POST", path, json_body=request, deadline=deadline)
+        status, decode = self.http.request_later(
+            "POST", path, json_body=request, deadline=deadline, records=records
+        )
         return lambda: self._as_page(path, number, status, decode())
 
     def _as_page(self, path: str, number: int, status: int, decoded: Any) -> Page:
         if status == 202:
             # NoContent: past the last page or an empty window; not an error, not data.
             return Page(total=0, rows=[], no_content=True)
-        if not isinstance(decoded, dict):
+        if isinstance(decoded, RecordPage):
+            total, rows, size = decoded.total, decoded.data, decoded.size
+        elif isinstance(decoded, dict):
+            total, rows, size = decoded.get("total"), decoded.get("data"), decoded.get("size")
+        else:
             raise SodaBadResponseError(f"POST {path} page {number}: body is not a JSON object")
-        total, rows, size = decoded.get("total"), decoded.get("data"), decoded.get("size")
         if not _count(total) or not isinstance(rows, list):
             raise SodaBadResponseError(f"POST {path} page {number}: missing or invalid total/data")
         if size is not None and not (_count(size) and size > 0):
             raise SodaBadResponseError(f"POST {path} page {number}: invalid size {size!r}")
         if size is not None and len(rows) > size:
             raise SodaBadResponseError(f"POST {path} page {number}: {len(rows)} rows, more than size {size}")
-        return Page(total=total, rows=rows, size=size)
+        return Page(total=total, rows=rows, size=size, records=isinstance(decoded, RecordPage))
 
 
 def _count(value: Any) -> TypeGuard[int]:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import platform
 import sys
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from exporter.app import Exporter
 from exporter.incidents.fold import resolved_accumulator, unresolved_accumulator
-from exporter.memory import gc_paused, return_large_buffers_to_os
+from exporter.memory import gc_paused, release_free_heap, return_large_buffers_to_os
+from exporter.poll import poller as poller_module
 from exporter.simulator import SimulatorServer
 from exporter.soda.errors import SodaConnectionError
 from tests.support.rows import incident_row as row
@@ -72,6 +75,49 @@ def test_large_buffers_are_returned_to_the_os_on_glibc(monkeypatch: pytest.Monke
     assert return_large_buffers_to_os()
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
     assert not return_large_buffers_to_os(), "an operator's own setting wins"
+
+
+def _rss_kib() -> int:
+    status = Path("/proc/self/status").read_text()
+    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+
+
+def test_the_heap_a_pull_freed_leaves_rss_on_glibc() -> None:
+    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        pytest.skip("malloc_trim is glibc's")
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+    # 64 MiB in chunks below the mmap threshold, touched so they are resident; the last one stays
+    # allocated, so the free space lies below it, where glibc never trims on its own.
+    chunks = [libc.malloc(4000) for _ in range(16 * 1024)]
+    for chunk in chunks:
+        libc.memset(chunk, 1, 4000)
+    for chunk in chunks[:-1]:
+        libc.free(chunk)
+    before = _rss_kib()
+    assert release_free_heap()
+    after = _rss_kib()
+    libc.free(chunks[-1])
+    assert before - after > 32 * 1024, (before, after)
+
+
+def test_every_cycle_ends_by_releasing_the_free_heap(
+    simulator: SimulatorServer, start_exporter: StartExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exporter = start_exporter(simulator, "--poll.max-age=0", run=False)
+    poller = exporter.pollers[0]
+    released: list[bool] = []
+    monkeypatch.setattr(poller_module, "release_free_heap", lambda: released.append(gc.isenabled()))
+    assert poller.run_cycle()
+
+    def failing_fetch(*args: Any, **kwargs: Any) -> Any:
+        raise SodaConnectionError("connection refused")
+
+    monkeypatch.setattr(poller.client, "fetch_incidents", failing_fetch)
+    assert not poller.run_cycle()
+    assert released == [True, True], "after each cycle, failed ones too, once the collector runs again"
 
 
 def _days(count: int) -> list[str]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -12,7 +14,7 @@ from exporter.incidents.fold import RowAccumulator, unresolved_accumulator
 from exporter.simulator import SimulatorServer
 from exporter.soda.credentials import CredentialSource
 from exporter.soda.errors import SodaAuthError, SodaValidationError
-from exporter.soda.reporting import FetchStats, ReportingClient
+from exporter.soda.reporting import FetchStats, Page, ReportingClient
 from tests.support.builders import KEY_ID, KEY_SECRET, NOW, incident, make_org
 
 StartSim = Callable[..., SimulatorServer]
@@ -109,3 +111,45 @@ def test_last_etl_refresh(five_open: SimulatorServer) -> None:
     client = client_for(five_open)
     refreshed = client.last_etl_refresh()
     assert refreshed is not None and refreshed.tzinfo is not None
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_page_is_dropped_once_folded_and_its_body_once_decoded(
+    five_open: SimulatorServer, concurrency: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = client_for(five_open, page_size=1, concurrency=concurrency)
+    # Weak references to this client's pages and to its decoders (each holds one page's body), so
+    # that what other tests' threads allocate meanwhile is not counted.
+    pages: list[weakref.ref[Page]] = []
+    bodies: list[weakref.ref[Callable[[], Page]]] = []
+    as_page, page_later = client._as_page, client._page_later
+
+    def tracked_page(*args: Any) -> Page:
+        page = as_page(*args)
+        pages.append(weakref.ref(page))
+        return page
+
+    def tracked_body(*args: Any, **kwargs: Any) -> Callable[[], Page]:
+        decode = page_later(*args, **kwargs)
+        bodies.append(weakref.ref(decode))
+        return decode
+
+    monkeypatch.setattr(client, "_as_page", tracked_page)
+    monkeypatch.setattr(client, "_page_later", tracked_body)
+    seen: list[tuple[int, int]] = []
+
+    def alive(refs: list[Any]) -> int:
+        return sum(1 for ref in refs if ref() is not None)
+
+    class Watching(RowAccumulator):
+        def add_records(self, records: list[Any]) -> None:
+            seen.append((alive(pages), alive(bodies)))
+            super().add_records(records)
+
+    acc = client.fetch_incidents(
+        "unresolved", NOW - timedelta(days=3), NOW, lambda: Watching(keep_details=True)
+    )
+    assert acc.distinct_rows == 20 and len(seen) == 20
+    # Only the page being folded; bodies: only those of the pages in flight, fetched and not decoded.
+    assert max(held for held, _ in seen) == 1, seen
+    assert max(held for _, held in seen) <= concurrency, seen

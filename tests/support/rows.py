@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timezone
+from types import SimpleNamespace
 from typing import Any
 
 from exporter.incidents.fold import RowAccumulator, resolved_accumulator, unresolved_accumulator
@@ -64,6 +65,11 @@ def resolved_row(
     """A row of the ``status=resolved`` query."""
     kw.setdefault("status", "resolved")
     return incident_row(incident, day, resolved=resolved, **kw)
+
+
+def as_record(row: Any, fields: Iterable[str]) -> SimpleNamespace:
+    """A row as a page decoded into records holds it: an attribute per field, None when absent."""
+    return SimpleNamespace(**{name: row.get(name) for name in fields})
 
 
 def fold(accumulator: RowAccumulator, *pages: Iterable[Any]) -> RowAccumulator:

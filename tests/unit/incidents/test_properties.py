@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from exporter.incidents.fold import RowAccumulator, resolved_accumulator, unresolved_accumulator
 from exporter.incidents.snapshot import PollData, Snapshot, SnapshotSettings, build_snapshot
+from tests.support.rows import as_record
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 FIRST_DAY = date(2026, 11, 10)
@@ -53,17 +54,28 @@ def _is_resolved(row: dict[str, Any]) -> bool:
     return str(row["status"]).lower() == "resolved"
 
 
-def _fold(accumulator: RowAccumulator, rows: list[dict[str, Any]], page_size: int) -> RowAccumulator:
+def _fold(
+    accumulator: RowAccumulator, rows: list[dict[str, Any]], page_size: int, records: bool = False
+) -> RowAccumulator:
     for start in range(0, len(rows), page_size):
-        accumulator.add_rows(rows[start : start + page_size])
+        page = rows[start : start + page_size]
+        if records:
+            accumulator.add_records([as_record(row, accumulator.row_fields) for row in page])
+        else:
+            accumulator.add_rows(page)
     return accumulator
 
 
-def snapshot_from(rows: list[dict[str, Any]], page_size: int = 1000) -> Snapshot:
+def poll_data(rows: list[dict[str, Any]], page_size: int = 1000, records: bool = False) -> PollData:
+    """The two queries' accumulators when they return these rows, in this order and paging."""
+    unresolved = _fold(unresolved_accumulator(), [r for r in rows if not _is_resolved(r)], page_size, records)
+    resolved = _fold(resolved_accumulator(), [r for r in rows if _is_resolved(r)], page_size, records)
+    return PollData(unresolved, resolved)
+
+
+def snapshot_from(rows: list[dict[str, Any]], page_size: int = 1000, records: bool = False) -> Snapshot:
     """What one cycle publishes when the two queries return these rows, in this order and paging."""
-    unresolved = _fold(unresolved_accumulator(), [r for r in rows if not _is_resolved(r)], page_size)
-    resolved = _fold(resolved_accumulator(), [r for r in rows if _is_resolved(r)], page_size)
-    return build_snapshot(PollData(unresolved, resolved), NOW, SnapshotSettings())
+    return build_snapshot(poll_data(rows, page_size, records), NOW, SnapshotSettings())
 
 
 def truly_open(rows: list[dict[str, Any]]) -> set[str]:
@@ -86,6 +98,23 @@ def test_shuffled_rows_give_the_same_snapshot(rows: list[dict[str, Any]], rng: r
 @given(histories(), st.integers(min_value=1, max_value=40))
 def test_any_page_size_gives_the_same_snapshot(rows: list[dict[str, Any]], page_size: int) -> None:
     assert snapshot_from(rows, page_size) == snapshot_from(rows)
+
+
+@settings(max_examples=150, deadline=None)
+@given(histories(), st.integers(min_value=1, max_value=40))
+def test_rows_folded_as_records_give_the_same_result(rows: list[dict[str, Any]], page_size: int) -> None:
+    as_rows, as_records = poll_data(rows, page_size), poll_data(rows, page_size, records=True)
+    assert snapshot_from(rows, page_size, records=True) == snapshot_from(rows, page_size)
+    for got, expected in zip(
+        (as_records.unresolved, as_records.resolved), (as_rows.unresolved, as_rows.resolved), strict=True
+    ):
+        assert got.newest == expected.newest
+        assert (got.skipped, got.distinct_rows) == (expected.skipped, expected.distinct_rows)
+        assert (got.datasets, got.severities, got.statuses) == (
+            expected.datasets,
+            expected.severities,
+            expected.statuses,
+        )
 
 
 @settings(max_examples=150, deadline=None)

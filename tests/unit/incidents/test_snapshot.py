@@ -135,6 +135,12 @@ def test_zero_filled_adds_the_values_seen_but_never_a_resolved_open_status() -> 
     assert set(open_counts.values()) == set(resolved_counts.values()) == {0}
 
 
+def test_zero_filled_series_come_in_sorted_order() -> None:
+    open_counts, resolved_counts, _ = zero_filled(["ds-b", "ds-c", "ds-a"], ["blocker"], ["on hold"])
+    assert list(open_counts) == sorted(open_counts) and len(open_counts) == 3 * 4 * 4
+    assert list(resolved_counts) == sorted(resolved_counts) and len(resolved_counts) == 3 * 4
+
+
 def test_zero_filled_without_datasets_has_no_series_but_every_severity() -> None:
     open_counts, resolved_counts, severities = zero_filled([], ["x"], ["y"])
     assert (open_counts, resolved_counts) == ({}, {})
@@ -283,6 +289,18 @@ def test_open_age_is_measured_from_created_at_to_now_per_severity() -> None:
     assert snap.open_age["minor"].sum == pytest.approx(3600)
     assert dict(snap.open_age["minor"].buckets)[3600.0] == 1  # exactly on a bound: in that bucket
     assert snap.open_age["major"].count == 0
+
+
+def test_a_naive_created_at_is_utc_whatever_the_local_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        snap = snapshot_of([incident_row("naive", severity="minor", created="2026-11-20T10:00:00")])
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert snap.open_age["minor"].sum == pytest.approx(7200)
+    assert snap.incidents[0].created_at == datetime(2026, 11, 20, 10, tzinfo=timezone.utc).timestamp()
 
 
 def test_a_created_at_in_the_future_is_an_age_of_zero() -> None:
