@@ -12,8 +12,8 @@ from bench.inproc import cycle_variants, json_decoding, requests_made, timed_cyc
 from exporter.exposition.collector import LabelledSnapshot, render_snapshots
 from exporter.incidents.fold import unresolved_accumulator
 from exporter.incidents.snapshot import build_snapshot
+from exporter.soda.pages import FetchStats
 from exporter.soda.records import load_records
-from exporter.soda.reporting import FetchStats
 
 
 def _measure(sim_pid: int, run: Callable[[], float]) -> dict[str, float]:
