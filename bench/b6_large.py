@@ -120,7 +120,9 @@ def run(scale: float, repeats: int, cycles: int, *, parallel: bool = False) -> S
             Figure(prefix, f"{rows} rows: first full cycle ÷ sequential json floor", ratio(walls["cycle"], walls["floor"]), "x", "<=", 1.3),  # noqa: E501
             Figure(f"{prefix}.cycle_seconds", "cycle wall time", round(walls["cycle"], 3), "s"),
             Figure(f"{prefix}.floor_seconds", "floor wall time", round(walls["floor"], 3), "s"),
-            Figure(f"{prefix}.concurrency", "lever: cycle at --poll.concurrency 1 ÷ default (4)", ratio(walls["cycle_concurrency_1"], walls["cycle"]), "x", ">", 1.0),  # noqa: E501
+            # No target: this simulator answers from memory at once, so page threads have no wait to
+            # overlap and the figure shows only their contention; B2 holds the lever to a target.
+            Figure(f"{prefix}.concurrency", "cycle at --poll.concurrency 1 ÷ default (4), no latency", ratio(walls["cycle_concurrency_1"], walls["cycle"]), "x"),  # noqa: E501
             Figure(f"{prefix}.peak_mb", f"exporter peak RSS over {memory['cycles']} cycles (VmHWM)", peak_mb, "MB", *(("<=", point.rss_budget_mb) if point.rss_budget_mb else ())),  # noqa: E501
             Figure(f"{prefix}.floor_peak_mb", "floor's peak RSS (one run, own process)", round(data["floor_memory"]["peak_mib"] / MB, 1), "MB"),  # noqa: E501
             Figure(f"{prefix}.growth", f"memory growth, cycle {min(STEADY_CYCLE, memory['cycles'])} to {memory['cycles']}", memory["growth_percent"], "%", "<=", 5.0),  # noqa: E501
