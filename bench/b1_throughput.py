@@ -8,12 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.common import Figure, OrgSpec, ScenarioResult, cpu_seconds, median, ratio, simulator
-from bench.inproc import PULL_EVERY_CYCLE, Floor, exporter, json_decoding, requests_made, timed_cycle
+from bench.inproc import cycle_variants, json_decoding, requests_made, timed_cycle
 from exporter.exposition.collector import LabelledSnapshot, render_snapshots
 from exporter.incidents.fold import unresolved_accumulator
 from exporter.incidents.snapshot import build_snapshot
+from exporter.soda.pages import FetchStats
 from exporter.soda.records import load_records
-from exporter.soda.reporting import FetchStats
 
 
 def _measure(sim_pid: int, run: Callable[[], float]) -> dict[str, float]:
@@ -63,17 +63,8 @@ def _breakdown(app: Any) -> dict[str, float]:
 def run(spec: OrgSpec, repeats: int) -> ScenarioResult:
     """Interleave floor and cycle variants ``repeats`` times after one warm-up of each."""
     result = ScenarioResult()
-    with (
-        simulator(spec) as sim,
-        exporter(sim.reporting_url, *PULL_EVERY_CYCLE) as default,
-        exporter(sim.reporting_url, *PULL_EVERY_CYCLE, "--poll.concurrency=1") as sequential,
-    ):
-        floor = Floor(sim.reporting_url)
-        variants: dict[str, Callable[[], float]] = {
-            "floor": floor.run,
-            "cycle": lambda: timed_cycle(default),
-            "cycle_concurrency_1": lambda: timed_cycle(sequential),
-        }
+    with simulator(spec) as sim, cycle_variants(sim.reporting_url) as chosen:
+        floor, default, variants = chosen.floor, chosen.default, chosen.runs
         variants["cycle_json_decoding"] = lambda: _json_cycle(default)
         for run_variant in variants.values():  # warm-up: connections, caches, first imports
             run_variant()
@@ -95,7 +86,6 @@ def run(spec: OrgSpec, repeats: int) -> ScenarioResult:
             "decode_seconds_per_page": _decode_cost(floor.page_bytes(), 5),
             "breakdown": _breakdown(default),
         }
-        floor.close()
     cpu = {name: median([s["client_cpu"] for s in runs]) for name, runs in samples.items()}
     decode = result.details["decode_seconds_per_page"]
     for figure_id, name, value, unit, op, limit in (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -89,6 +91,23 @@ class OrgSpec:
             f"--resolved-fraction={self.resolved_fraction}",
             f"--seed={self.seed}",
         ]
+
+
+def stop_event() -> threading.Event:
+    """An event set by SIGTERM or SIGINT, or when the parent closes our stdin (so no child outlives a run)."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    def stop_at_eof() -> None:
+        sys.stdin.read()
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    threading.Thread(target=stop_at_eof, daemon=True).start()
+    return stop
 
 
 def median(values: Sequence[float]) -> float:

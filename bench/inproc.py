@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from bench.common import KEY_ID, KEY_SECRET
@@ -18,7 +19,9 @@ from exporter.soda import http as soda_http
 __all__ = [
     "PAGINATED",
     "PULL_EVERY_CYCLE",
+    "CycleVariants",
     "Floor",
+    "cycle_variants",
     "exporter",
     "json_decoding",
     "requests_made",
@@ -80,3 +83,32 @@ def json_decoding() -> Iterator[None]:
         yield
     finally:
         soda_http._loads = saved
+
+
+@dataclass(frozen=True)
+class CycleVariants:
+    """The floor and the exporter at the default and at ``--poll.concurrency 1``, each a timed run."""
+
+    floor: Floor
+    default: Exporter
+    sequential: Exporter
+    runs: dict[str, Callable[[], float]]
+
+
+@contextmanager
+def cycle_variants(reporting_url: str) -> Iterator[CycleVariants]:
+    """The three variants B1 and B6 alternate on one simulator (``runs`` may be given more)."""
+    with (
+        exporter(reporting_url, *PULL_EVERY_CYCLE) as default,
+        exporter(reporting_url, *PULL_EVERY_CYCLE, "--poll.concurrency=1") as sequential,
+    ):
+        floor = Floor(reporting_url)
+        runs: dict[str, Callable[[], float]] = {
+            "floor": floor.run,
+            "cycle": lambda: timed_cycle(default),
+            "cycle_concurrency_1": lambda: timed_cycle(sequential),
+        }
+        try:
+            yield CycleVariants(floor, default, sequential, runs)
+        finally:
+            floor.close()

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from types import FrameType
 from typing import Any
 
-from bench.common import KEY_ID, KEY_SECRET
+from bench.common import KEY_ID, KEY_SECRET, stop_event
 from exporter.simulator import Organization, SimulatorServer, generate_organization
 from exporter.simulator.replies import Reply, Request
 from exporter.simulator.validation import incidents_query, parse_json
@@ -138,18 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             encode_window(handler, {**window, "to_datetime": now.isoformat()})
     else:
         memoise_pages(org)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    def stop_at_eof() -> None:
-        sys.stdin.read()
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    threading.Thread(target=stop_at_eof, daemon=True).start()
+    stop = stop_event()
     server.start()
     totals = {"unresolved": unresolved, "resolved": resolved, "open_incidents": len(org.open_incidents())}
     print(json.dumps({"reporting_url": server.reporting_url, "totals": totals}), flush=True)

@@ -6,15 +6,13 @@ door, so B3 can load it over TLS before ``--web.config.file`` exists to say the 
 
 from __future__ import annotations
 
-import signal
 import ssl
 import subprocess
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
+from bench.common import stop_event
 from exporter.web.door import OpenDoor
 
 
@@ -67,17 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_args(flags)
     configure_logging(config.log_level, config.log_format)
     exporter = Exporter(config, door=TlsDoor(server_context(cert, key)))
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    def stop_at_eof() -> None:
-        sys.stdin.read()
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    threading.Thread(target=stop_at_eof, daemon=True).start()
+    stop = stop_event()
     exporter.start()
     stop.wait()
     exporter.stop()

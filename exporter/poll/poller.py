@@ -26,7 +26,8 @@ from exporter.poll.datasets import DatasetRefresher
 from exporter.poll.settings import PollSettings
 from exporter.poll.windows import end_of_day, latest_report_day
 from exporter.soda.errors import SodaBadResponseError, SodaError, SodaTimeoutError
-from exporter.soda.reporting import FetchStats, ReportingClient
+from exporter.soda.pages import FetchStats
+from exporter.soda.reporting import ReportingClient
 
 log = structlog.get_logger("exporter.poller")
 ResultT = TypeVar("ResultT")

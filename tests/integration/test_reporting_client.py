@@ -14,7 +14,8 @@ from exporter.incidents.fold import RowAccumulator, unresolved_accumulator
 from exporter.simulator import SimulatorServer
 from exporter.soda.credentials import CredentialSource
 from exporter.soda.errors import SodaAuthError, SodaValidationError
-from exporter.soda.reporting import FetchStats, Page, ReportingClient
+from exporter.soda.pages import FetchStats, Page
+from exporter.soda.reporting import ReportingClient
 from tests.support.builders import KEY_ID, KEY_SECRET, NOW, incident, make_org
 
 StartSim = Callable[..., SimulatorServer]

@@ -10,7 +10,7 @@ import pytest
 from exporter.app import Exporter
 from exporter.simulator import SimulatorServer
 from exporter.simulator.reporting_api import NO_CONTENT_DETAIL
-from exporter.soda.reporting import Page
+from exporter.soda.pages import Page
 from tests.support.builders import incident, make_org
 from tests.support.faults import INCIDENTS, assert_failed_cleanly, failures, inject, open_counts
 

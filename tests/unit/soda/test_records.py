@@ -10,8 +10,9 @@ import pytest
 from exporter.incidents.fold import unresolved_accumulator
 from exporter.soda.errors import SodaBadResponseError
 from exporter.soda.http import SodaHttp
+from exporter.soda.pages import RecordSink
 from exporter.soda.records import RecordPage, load_records
-from exporter.soda.reporting import RecordSink, ReportingClient
+from exporter.soda.reporting import ReportingClient
 from tests.support.rows import incident_row
 
 FIELDS = unresolved_accumulator().row_fields
