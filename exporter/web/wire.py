@@ -11,6 +11,7 @@ scrape, so each distinct tuple is checked and encoded once.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from http import HTTPStatus
@@ -63,11 +64,14 @@ def header_lines(headers: Headers) -> bytes:
     return b"".join(lines)
 
 
-def keep_alive(request: h11.Request) -> bool:
-    """Whether the client lets the connection serve another request (HTTP/1.1, no ``Connection: close``)."""
-    if request.http_version < b"1.1":
+def keep_alive(http_version: bytes, headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether the client lets the connection serve another request (HTTP/1.1, no ``Connection: close``).
+
+    ``headers`` as h11 gives them: names lower-cased.
+    """
+    if http_version < b"1.1":
         return False
-    for name, value in request.headers:
+    for name, value in headers:
         if name == b"connection" and b"close" in (token.strip().lower() for token in value.split(b",")):
             return False
     return True
@@ -85,13 +89,13 @@ class Head:
 
 
 def head_of(event: h11.Request) -> Head:
-    """The head h11 parsed, with its headers copied out once (h11's own are slow to walk)."""
+    """The head h11 parsed, with its headers copied out once (h11's own are slow to walk) and read there."""
     headers = tuple(event.headers)
     body = any(
         name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0")
         for name, value in headers
     )
-    return Head(event.method, event.target, headers, keep_alive(event), body)
+    return Head(event.method, event.target, headers, keep_alive(event.http_version, headers), body)
 
 
 def response_head(response: Response, date_line: bytes, extra: Headers, *, close: bool) -> bytes:

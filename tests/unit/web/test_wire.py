@@ -56,13 +56,18 @@ def test_header_lines_refuse_what_h11_would_refuse(header: tuple[str, str]) -> N
         h11.Response(status_code=200, headers=[header])
 
 
+def keeps_alive(event: h11.Request) -> bool:
+    """keep_alive of a request h11 parsed."""
+    return keep_alive(event.http_version, tuple(event.headers))
+
+
 def test_keep_alive_follows_the_version_and_the_connection_header() -> None:
-    assert keep_alive(request())
-    assert keep_alive(request(b"1.1", (b"connection", b"keep-alive")))
-    assert not keep_alive(request(b"1.1", (b"connection", b"Keep-Alive, Close")))
-    assert not keep_alive(request(b"1.1", (b"connection", b"close")))
-    assert not keep_alive(request(b"1.0"))
-    assert not keep_alive(request(b"1.0", (b"connection", b"keep-alive")))  # as h11: no 1.0 keep-alive
+    assert keeps_alive(request())
+    assert keeps_alive(request(b"1.1", (b"connection", b"keep-alive")))
+    assert not keeps_alive(request(b"1.1", (b"connection", b"Keep-Alive, Close")))
+    assert not keeps_alive(request(b"1.1", (b"connection", b"close")))
+    assert not keeps_alive(request(b"1.0"))
+    assert not keeps_alive(request(b"1.0", (b"connection", b"keep-alive")))  # as h11: no 1.0 keep-alive
 
 
 def test_a_response_head_has_framing_then_the_handlers_then_the_doors_headers() -> None:
